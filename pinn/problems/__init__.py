@@ -1,0 +1,7 @@
+"""What is solved: one module per family; importing this package registers every problem."""
+
+from pinn.problems import wells  # noqa: F401  (registers the Schrödinger wells)
+from pinn.problems.base import Problem
+from pinn.problems.registry import PROBLEMS, build_problem
+
+__all__ = ["PROBLEMS", "Problem", "build_problem"]

@@ -1,0 +1,62 @@
+"""What every problem provides: a model with its eigenvalue parameters, collocation, loss terms."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import nn
+
+from pinn.errors import ConfigError
+
+
+class Problem(ABC):
+    """A problem declares WHAT is solved; it knows nothing of optimizers, logging or files.
+
+    `loss_terms(model, batch, stage)` returns named scalar tensors. The stage is a label chosen by
+    the trainer config ("warmup" or "solve"); the problem decides what each stage minimizes.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def build_model(self, width: int, depth: int, activation: str) -> nn.Module: ...
+
+    @abstractmethod
+    def collocation(self, n_points: int, device: torch.device, dtype: torch.dtype) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def loss_terms(self, model: nn.Module, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]: ...
+
+    @abstractmethod
+    def observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """Scalars worth logging during training (the eigenvalues)."""
+
+
+def check_number(key: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_inclusive: bool = False, what: str = "") -> float:
+    """Return value as a float, or raise a one-line ConfigError naming `problem.<key>`."""
+    hint = f" ({what})" if what else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"problem.{key}={value!r} is not a number{hint}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"problem.{key}={value} must be a finite number{hint}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        relation = ">=" if low_inclusive else ">"
+        raise ConfigError(f"problem.{key}={value:g} must be {relation} {low:g}{hint}")
+    if high is not None and value > high:
+        raise ConfigError(f"problem.{key}={value:g} must be <= {high:g}{hint}")
+    return value
+
+
+def check_count(key: str, value: Any, *, low: int = 1, high: int | None = None, what: str = "") -> int:
+    hint = f" ({what})" if what else ""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"problem.{key}={value!r} must be a whole number{hint}")
+    if value < low or (high is not None and value > high):
+        allowed = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ConfigError(f"problem.{key}={value} must be {allowed}{hint}")
+    return value

@@ -1,0 +1,341 @@
+"""The 1D Schrödinger eigenproblem -psi'' + V psi = E psi, psi(a) = psi(b) = 0, integral psi^2 = 1.
+
+Representation (the one place where the boundary conditions are imposed, `psi`):
+
+* The domain is cut at the jumps of V into regions, with one network per state and region, so
+  psi'' may jump where V does. Each region after the first starts from the value and slope of its
+  left neighbour at the cut, so psi and psi' are continuous by construction (see `psi`).
+* For a potential symmetric about the centre c, the states alternate in parity (state n has n
+  nodes, parity (-1)^n), so state n is solved on the half domain t = |x - c| in [0, T] with the
+  parity built in: in the central region psi = N(t^2) (even) or t N(t^2) (odd).
+* Dirichlet walls are exact: a factor vanishing at each wall multiplies the free part.
+* In a classically forbidden region the network multiplies a WKB envelope exp(-kappa * depth),
+  so it only has to represent a slowly varying factor.
+
+Loss terms, with w the Gauss-Legendre weights of each region and E_s an energy scale; all but the
+Rayleigh term are residual vectors whose squares sum to the term (so Levenberg-Marquardt applies):
+
+* residual       sqrt(w) (-psi'' + (V - E) psi) / (E_s sqrt|domain|)
+* normalization  integral psi^2 - 1
+* orthogonality  integral psi_i psi_j against the (detached) lower states of the same parity
+* rayleigh       (integral psi'^2 + V psi^2) / (integral psi^2) / E_s, the variational energy,
+                 minimized in the warm-up stage so that training starts from the lowest state
+* eigen_tracking (E - Rayleigh quotient) / E_s in the warm-up stage, which carries the
+                 eigenvalue parameter along without a user-supplied guess
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from pinn.errors import ConfigError
+from pinn.jets import Jet
+from pinn.nets import RegionNets
+from pinn.problems.base import Problem, check_count
+
+DEFAULT_WEIGHTS = {
+    "residual": 1.0,
+    "normalization": 1.0,
+    "orthogonality": 1.0,
+    "rayleigh": 1.0,
+    "eigen_tracking": 1.0,
+}
+STAGE_TERMS = {
+    "warmup": ("rayleigh", "eigen_tracking", "normalization", "orthogonality"),
+    "solve": ("residual", "normalization", "orthogonality"),
+}
+
+
+class EigenModel(nn.Module):
+    """Per-state region networks plus the eigenvalues, E = energy_scale * raw, as one parameter."""
+
+    def __init__(self, nets: Sequence[RegionNets], energies: Sequence[float], energy_scale: float,
+                 decay_rates: np.ndarray, trainable_energy: bool = True):
+        super().__init__()
+        self.states = nn.ModuleList(nets)
+        self.register_buffer("decay_rates", torch.as_tensor(decay_rates, dtype=torch.float64))
+        self.register_buffer("energy_scale", torch.tensor(float(energy_scale)))
+        raw = torch.tensor([float(e) for e in energies]) / energy_scale
+        self.energy_raw = nn.Parameter(raw, requires_grad=trainable_energy)
+
+    @property
+    def energies(self) -> torch.Tensor:
+        return self.energy_raw * self.energy_scale
+
+
+class SchrodingerProblem(Problem):
+    """Shared machinery; a subclass sets the domain, the jumps of V and V itself."""
+
+    symmetric: bool = True
+
+    def __init__(self, n_states: int = 1, weights: Mapping[str, float] | None = None):
+        self.n_states = check_count("n_states", n_states, high=12, what="how many of the lowest states")
+        self.weights = dict(DEFAULT_WEIGHTS)
+        for key, value in (weights or {}).items():
+            if key not in DEFAULT_WEIGHTS:
+                raise ConfigError(f"problem.weights.{key} is not a loss term; choose from {sorted(DEFAULT_WEIGHTS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"problem.weights.{key}={value!r} must be a finite number >= 0")
+            self.weights[key] = float(value)
+
+    # ----- what a subclass declares -------------------------------------------------------
+    @property
+    def domain(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        """Interior points where V jumps."""
+        return ()
+
+    def potential(self, x):
+        """V(x) for a numpy array or a torch tensor."""
+        raise NotImplementedError
+
+    def reference_spec(self) -> dict[str, Any]:
+        """Names an exact solution known to the reference package, or {} for none."""
+        return {}
+
+    def fixed_energies(self) -> Sequence[float] | None:
+        """Eigenvalues to hold fixed instead of training them (the seed paper's mode)."""
+        return None
+
+    # ----- geometry -------------------------------------------------------------------------
+    @property
+    def length(self) -> float:
+        a, b = self.domain
+        return b - a
+
+    @property
+    def center(self) -> float:
+        a, b = self.domain
+        return 0.5 * (a + b)
+
+    @property
+    def cuts(self) -> list[float]:
+        """Region boundaries in the solver coordinate t (t = |x - c| when symmetric, else x)."""
+        a, b = self.domain
+        if self.symmetric:
+            inner = sorted({round(abs(p - self.center), 15) for p in self.breakpoints} - {0.0})
+            return [0.0] + [p for p in inner if p < b - self.center] + [b - self.center]
+        return [a] + sorted(p for p in set(self.breakpoints) if a < p < b) + [b]
+
+    @property
+    def regions(self) -> list[tuple[float, float]]:
+        cuts = self.cuts
+        return list(zip(cuts[:-1], cuts[1:]))
+
+    @property
+    def energy_scale(self) -> float:
+        x = np.linspace(*self.domain, 2001)
+        spread = float(np.max(np.abs(self.potential(x))))
+        kinetic = (math.pi * self.n_states / self.length) ** 2
+        return max(kinetic, spread)
+
+    def parity(self, state: int) -> int | None:
+        return state % 2 if self.symmetric else None
+
+    def initial_energies(self) -> list[float]:
+        """Box levels shifted by the lowest V: only a start, the warm-up stage moves it."""
+        v_min = float(np.min(self.potential(np.linspace(*self.domain, 2001))))
+        return [v_min + ((n + 1) * math.pi / self.length) ** 2 for n in range(self.n_states)]
+
+    # ----- model and trial function -------------------------------------------------------
+    def _net_bounds(self) -> list[tuple[float, float]]:
+        bounds = []
+        for k, (lo, hi) in enumerate(self.regions):
+            bounds.append((lo**2, hi**2) if self.symmetric and k == 0 else (lo, hi))
+        return bounds
+
+    def build_model(self, width: int, depth: int, activation: str) -> EigenModel:
+        nets = [RegionNets(self._net_bounds(), width, depth, activation) for _ in range(self.n_states)]
+        fixed = self.fixed_energies()
+        energies = fixed if fixed is not None else self.initial_energies()
+        return EigenModel(nets, energies, self.energy_scale, self.decay_rates(energies),
+                          trainable_energy=fixed is None)
+
+    def decay_rates(self, energies: Sequence[float]) -> np.ndarray:
+        """kappa = sqrt(max(mean V - E, 0)) per (state, region): the WKB decay rate of psi in a
+        classically forbidden region, built into the trial function so the network only has to
+        represent a slowly varying factor (a bare network needs many e-folds across the region)."""
+        rates = np.zeros((len(energies), len(self.regions)))
+        for k, (lo, hi) in enumerate(self.regions):
+            t = np.linspace(lo, hi, 257)[1:-1]
+            V_mean = float(np.mean(self.potential(t + self.center if self.symmetric else t)))
+            rates[:, k] = np.sqrt(np.maximum(V_mean - np.asarray(energies, float), 0.0))
+        return rates
+
+    def _envelope(self, model: EigenModel, state: int, region: int, t: Jet) -> Jet | float:
+        """exp(-kappa * distance into the forbidden region), matching where psi is largest:
+        growing towards the cut from the centre (cosh, even), decaying towards a wall, or both."""
+        kappa = model.decay_rates[state, region].to(t.value.dtype)
+        lo, hi = self.regions[region]
+        first, last = region == 0, region == len(self.regions) - 1
+        if (first and last) or not bool(kappa > 0):
+            return 1.0
+        if self.symmetric and first:
+            return ((t - hi) * kappa).exp() * ((1 + ((t * -2.0) * kappa).exp()) / (1 + torch.exp(-2 * kappa * hi)))
+        if last:
+            return ((t - lo) * -kappa).exp()
+        if first:
+            return ((t - hi) * kappa).exp()
+        return ((t - lo) * -kappa).exp() + ((t - hi) * kappa).exp()
+
+    def psi(self, model: EigenModel, state: int, region: int, t: torch.Tensor) -> Jet:
+        """Trial wavefunction and its first two derivatives in t on one region.
+
+        The first region is free (up to parity and walls). Every later region starts from the value
+        p0 and slope p1 of its left neighbour at the cut t_k, with s = t - t_k, width w and the
+        envelope ratio e(s) = env(t) / env(t_k), e1 = env'(t_k) / env(t_k):
+
+            psi = p0 e (1 - e1 s) + p1 s e + (s/w)^2 e N(t),
+
+        each term times a wall factor ((1 - (s/w)^2), (1 - s/w), (1 - s/w)) in the last region.
+        So psi and psi' are continuous by construction and psi'' is free to jump with V.
+        """
+        lo, hi = self.regions[region]
+        last = region == len(self.regions) - 1
+        x = Jet.variable(t)
+        amplitude = 1.0 / math.sqrt(self.length)
+        if region == 0:
+            central = self.symmetric
+            value = model.states[state].jet(0, x * x if central else x) * self._envelope(model, state, 0, x)
+            if central and self.parity(state) == 1:
+                value = value * (x / hi)
+            if not central:
+                value = value * ((x - lo) / (hi - lo))
+            if last:
+                value = value * ((hi * hi - x * x) / (hi * hi) if central else (hi - x) / (hi - lo))
+            return value * amplitude
+        cut = t.new_full((1,), lo)
+        left = self.psi(model, state, region - 1, cut)
+        env_cut = self._envelope(model, state, region, Jet.variable(cut))
+        e0, e1 = (env_cut.value, env_cut.d1 / env_cut.value) if isinstance(env_cut, Jet) else (1.0, 0.0)
+        envelope = self._envelope(model, state, region, x)
+        e = envelope / e0 if isinstance(envelope, Jet) else Jet.constant(torch.ones_like(t))
+        s, w = x - lo, hi - lo
+        shape_value = e * (1 - s * e1)
+        shape_slope = s * e
+        free = (s * s) * e * model.states[state].jet(region, x) * (amplitude / (w * w))
+        if last:
+            shape_value = shape_value * (1 - (s * s) / (w * w))
+            shape_slope = shape_slope * (1 - s / w)
+            free = free * (1 - s / w)
+        return shape_value * left.value + shape_slope * left.d1 + free
+
+    def _V(self, t: torch.Tensor) -> torch.Tensor:
+        return self.potential(t + self.center if self.symmetric else t)
+
+    # ----- collocation and losses -----------------------------------------------------------
+    def collocation(self, n_points: int, device, dtype) -> dict[str, Any]:
+        """Gauss-Legendre nodes and weights in each region (the losses are quadratures)."""
+        nodes, weights = np.polynomial.legendre.leggauss(n_points)
+        regions = []
+        for lo, hi in self.regions:
+            t = torch.as_tensor(0.5 * (hi - lo) * nodes + 0.5 * (hi + lo), device=device, dtype=dtype)
+            w = torch.as_tensor(0.5 * (hi - lo) * weights, device=device, dtype=dtype)
+            regions.append({"t": t, "w": w, "V": self._V(t)})
+        return {"regions": regions}
+
+    def loss_terms(self, model: EigenModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        """Residual vectors (their squares summed form the term) and the scalar Rayleigh term."""
+        if stage not in STAGE_TERMS:
+            raise ConfigError(f"trainer phase stage {stage!r} is unknown; use one of {sorted(STAGE_TERMS)}")
+        wanted = STAGE_TERMS[stage]
+        E_s = float(self.energy_scale)
+        mult = 2.0 if self.symmetric else 1.0
+        energies = model.energies
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}
+        lower: list[tuple[int | None, list[torch.Tensor], torch.Tensor]] = []
+        for j in range(self.n_states):
+            regions = batch["regions"]
+            fields = [self.psi(model, j, r, reg["t"]) for r, reg in enumerate(regions)]
+            norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
+            parts["normalization"].append((norm - 1.0).reshape(1))
+            if "residual" in wanted:
+                scale = math.sqrt(mult / self.length) / E_s
+                for reg, f in zip(regions, fields):
+                    r = -f.d2 + (reg["V"] - energies[j]) * f.value
+                    parts["residual"].append(scale * reg["w"].sqrt() * r)
+            if "rayleigh" in wanted:
+                energy = mult * sum((reg["w"] * (f.d1**2 + reg["V"] * f.value**2)).sum()
+                                    for reg, f in zip(regions, fields))
+                quotient = energy / norm
+                parts["rayleigh"].append(quotient / E_s)
+                parts["eigen_tracking"].append(((energies[j] - quotient.detach()) / E_s).reshape(1))
+            parity = self.parity(j)
+            for p_i, psi_i, norm_i in lower:
+                if p_i == parity:
+                    overlap = mult * sum((reg["w"] * a * f.value).sum() for reg, a, f in zip(regions, psi_i, fields))
+                    parts["orthogonality"].append((overlap / torch.sqrt(norm_i * norm)).reshape(1))
+            lower.append((parity, [f.value.detach() for f in fields], norm.detach()))
+        terms = {}
+        for name, pieces in parts.items():
+            if name == "rayleigh":
+                terms[name] = self.weights[name] * sum(pieces)
+            else:
+                vector = torch.cat(pieces) if pieces else energies.new_zeros(0)
+                terms[name] = math.sqrt(self.weights[name]) * vector
+        return terms
+
+    def observables(self, model: EigenModel) -> dict[str, torch.Tensor]:
+        return {f"E{j}": model.energies[j].detach() for j in range(self.n_states)}
+
+    # ----- evaluation on the full domain ------------------------------------------------------
+    def _locate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Solver coordinate t, region index and reflection sign of each x."""
+        if self.symmetric:
+            t = (x - self.center).abs()
+            sign = torch.where(x < self.center, -1.0, 1.0).to(x.dtype)
+        else:
+            t, sign = x, torch.ones_like(x)
+        inner_cuts = torch.as_tensor(self.cuts[1:-1], dtype=x.dtype, device=x.device)
+        region = torch.bucketize(t, inner_cuts, right=True)
+        return t, region, sign
+
+    def wavefunctions(self, model: EigenModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """psi_n(x) and psi_n'(x) on the full domain, each of shape (n_states, len(x))."""
+        t, region, sign = self._locate(x)
+        psi = x.new_zeros(self.n_states, len(x))
+        dpsi = x.new_zeros(self.n_states, len(x))
+        with torch.no_grad():
+            for j in range(self.n_states):
+                odd = self.parity(j) == 1
+                for r in range(len(self.regions)):
+                    mask = region == r
+                    if not mask.any():
+                        continue
+                    f = self.psi(model, j, r, t[mask])
+                    s = sign[mask]
+                    psi[j, mask] = f.value * s if odd else f.value
+                    dpsi[j, mask] = f.d1 if odd else f.d1 * s
+        return psi, dpsi
+
+    def residuals(self, model: EigenModel, x: torch.Tensor) -> torch.Tensor:
+        """-psi'' + (V - E) psi at x (solver coordinate), shape (n_states, len(x))."""
+        t, region, _ = self._locate(x)
+        out = x.new_zeros(self.n_states, len(x))
+        with torch.no_grad():
+            for j in range(self.n_states):
+                for r in range(len(self.regions)):
+                    mask = region == r
+                    if mask.any():
+                        f = self.psi(model, j, r, t[mask])
+                        out[j, mask] = -f.d2 + (self._V(t[mask]) - model.energies[j]) * f.value
+        return out
+
+    def quadrature(self, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+        """Composite Gauss-Legendre nodes and weights on the full domain, split at every jump."""
+        a, b = self.domain
+        cuts = [a] + sorted(p for p in set(self.breakpoints) if a < p < b) + [b]
+        nodes, weights = np.polynomial.legendre.leggauss(n_points)
+        xs, ws = [], []
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            xs.append(0.5 * (hi - lo) * nodes + 0.5 * (hi + lo))
+            ws.append(0.5 * (hi - lo) * weights)
+        return np.concatenate(xs), np.concatenate(ws)

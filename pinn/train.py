@@ -1,0 +1,237 @@
+"""HOW a model is optimized: phases (Adam, then L-BFGS), progress, checkpoints. No physics here.
+
+The trainer sees a module, a function stage -> named loss terms (already weighted; the total is
+their sum), and a function returning scalars to log (the eigenvalues). Every `log_every` steps a row
+goes to `on_row` (history.csv) and every `checkpoint_every` steps the state is written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from pinn.errors import ConfigError, DivergenceError
+from pinn.optim import LevenbergMarquardt, ResidualModule
+
+log = logging.getLogger("pinn")
+
+LossFn = Callable[[str], Mapping[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    stage: str
+    optimizer: str
+    steps: int
+    lr: float                        # Adam/L-BFGS step size; for lm, the initial damping
+    lr_final: float | None = None   # Adam: exponential decay from lr to lr_final over the phase
+    history_size: int = 50           # L-BFGS memory
+    patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
+
+    @staticmethod
+    def from_config(name: str, cfg: Mapping[str, Any]) -> "Phase":
+        known = set(Phase.__dataclass_fields__) - {"name"}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ConfigError(f"trainer.phases.{name}.{unknown[0]} is not a phase setting; use {', '.join(sorted(known))}")
+        phase = Phase(name=name, **dict(cfg))
+        if phase.optimizer not in ("adam", "lbfgs", "lm"):
+            raise ConfigError(f"trainer.phases.{name}.optimizer={phase.optimizer!r} must be adam, lbfgs or lm")
+        if isinstance(phase.steps, bool) or not isinstance(phase.steps, int) or phase.steps < 0:
+            raise ConfigError(f"trainer.phases.{name}.steps={phase.steps!r} must be a whole number >= 0")
+        for key in ("lr", "lr_final"):
+            value = getattr(phase, key)
+            if value is None and key == "lr_final":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a finite number > 0")
+        for key in ("history_size", "patience"):
+            value = getattr(phase, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a whole number >= 1")
+        return phase
+
+
+@dataclass
+class TrainResult:
+    steps: int = 0
+    seconds: float = 0.0
+    phase_steps: dict[str, int] = field(default_factory=dict)
+
+
+def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write to a temporary file, then rename: a kill at any moment leaves the old file intact."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(dict(payload), tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    def __init__(self, phases: list[Phase], log_every: int = 100, checkpoint_every: int = 500,
+                 checkpoint_path: Path | None = None, progress: str = "auto"):
+        self.phases = phases
+        self.log_every = max(1, int(log_every))
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.checkpoint_path = checkpoint_path
+        if progress not in ("auto", "bar", "log", "none"):
+            raise ConfigError(f"trainer.progress={progress!r} must be auto, bar, log or none")
+        self.progress = "bar" if progress == "auto" and sys.stderr.isatty() else progress
+        if self.progress == "auto":
+            self.progress = "log"
+
+    def fit(self, model: nn.Module, loss_fn: LossFn, observables: Callable[[], Mapping[str, torch.Tensor]],
+            on_row: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+        params = [p for p in model.parameters() if p.requires_grad]
+        result = TrainResult()
+        start = time.perf_counter()
+        total_steps = sum(p.steps for p in self.phases)
+        bar = self._bar(total_steps)
+        try:
+            for phase in self.phases:
+                if phase.steps == 0:
+                    continue
+                done = self._run_phase(phase, model, params, loss_fn, observables, on_row, result, start, bar)
+                result.phase_steps[phase.name] = done
+        finally:
+            if bar is not None:
+                bar.close()
+        result.seconds = time.perf_counter() - start
+        self._checkpoint(model, result.steps, "end")
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    def _bar(self, total: int):
+        if self.progress != "bar":
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    @staticmethod
+    def _total(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """A 0-d term counts as it is, a vector term by its sum of squares."""
+        return sum(v if v.ndim == 0 else (v * v).sum() for v in terms.values())
+
+    def _make_optimizer(self, phase: Phase, model: nn.Module, params, loss_fn: LossFn):
+        if phase.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=phase.lr)
+            gamma = (phase.lr_final / phase.lr) ** (1.0 / phase.steps) if phase.lr_final else 1.0
+            return opt, torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
+        if phase.optimizer == "lbfgs":
+            return torch.optim.LBFGS(params, lr=phase.lr, max_iter=1, max_eval=25,
+                                     history_size=phase.history_size, tolerance_grad=0.0,
+                                     tolerance_change=0.0, line_search_fn="strong_wolfe"), None
+
+        def residual() -> torch.Tensor:
+            terms = loss_fn(phase.stage)
+            scalars = [name for name, v in terms.items() if v.ndim == 0]
+            if scalars:
+                raise ConfigError(f"trainer phase {phase.name}: optimizer lm needs least-squares terms, "
+                                  f"but stage {phase.stage!r} has the scalar term {scalars[0]!r}; use adam")
+            return torch.cat([v.reshape(-1) for v in terms.values()])
+
+        return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.lr), None
+
+    def _run_phase(self, phase, model, params, loss_fn, observables, on_row, result, start, bar) -> int:
+        opt, sched = self._make_optimizer(phase, model, params, loss_fn)
+        best, since_best = math.inf, 0
+        last_terms: dict[str, torch.Tensor] = {}
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            terms = loss_fn(phase.stage)
+            total = self._total(terms)
+            total.backward()
+            last_terms.clear()
+            last_terms.update({name: self._term_value(v) for name, v in terms.items()})
+            last_terms["loss"] = total.detach()
+            return total
+
+        for k in range(phase.steps):
+            step = result.steps + 1
+            if phase.optimizer == "adam":
+                closure()
+                self._check_finite(step, phase, last_terms, params)
+                opt.step()
+                sched.step()
+            elif phase.optimizer == "lbfgs":
+                opt.step(closure)
+                self._check_finite(step, phase, last_terms, params)
+            else:
+                loss = opt.step()
+                last_terms.clear()
+                last_terms["loss"] = torch.tensor(loss)
+                self._check_finite(step, phase, last_terms, params)
+            result.steps = step
+            loss = float(last_terms["loss"])
+            if loss < best * (1 - 1e-10):
+                best, since_best = loss, 0
+            else:
+                since_best += 1
+            if bar is not None:
+                bar.update(1)
+            stalled = phase.optimizer != "adam" and (since_best >= phase.patience or getattr(opt, "converged", False))
+            final = k == phase.steps - 1 or stalled
+            if step % self.log_every == 0 or final or k == 0:
+                if phase.optimizer == "lm":
+                    with torch.no_grad():
+                        terms = loss_fn(phase.stage)
+                    last_terms.update({name: self._term_value(v) for name, v in terms.items()})
+                row = self._row(step, phase, last_terms, observables, opt, start)
+                if on_row is not None:
+                    on_row(row)
+                self._report(row, bar)
+            if step % self.checkpoint_every == 0:
+                self._checkpoint(model, step, phase.name)
+            if stalled:
+                log.info("phase %s: converged (no further decrease) at step %d", phase.name, step)
+                return k + 1
+        return phase.steps
+
+    @staticmethod
+    def _term_value(v: torch.Tensor) -> torch.Tensor:
+        return v.detach() if v.ndim == 0 else (v.detach() ** 2).sum()
+
+    def _check_finite(self, step: int, phase: Phase, terms: Mapping[str, torch.Tensor], params) -> None:
+        for name, value in terms.items():
+            if not torch.isfinite(value):
+                raise DivergenceError(self._divergence(step, phase, f"loss term '{name}' is {float(value)}"))
+        for p in params:
+            if p.grad is not None and not torch.isfinite(p.grad).all():
+                raise DivergenceError(self._divergence(step, phase, "a gradient is not finite"))
+            if not torch.isfinite(p).all():
+                raise DivergenceError(self._divergence(step, phase, "a parameter is not finite"))
+
+    def _divergence(self, step: int, phase: Phase, what: str) -> str:
+        kept = f"; last good checkpoint kept at {self.checkpoint_path}" if self.checkpoint_path else ""
+        return f"training diverged at step {step} (phase {phase.name}): {what}{kept}"
+
+    def _row(self, step, phase, terms, observables, opt, start) -> dict[str, Any]:
+        row: dict[str, Any] = {"step": step, "phase": phase.name, "time": time.perf_counter() - start}
+        row.update({name: float(v) for name, v in terms.items()})
+        row.update({name: float(v) for name, v in observables().items()})
+        row["lr"] = opt.param_groups[0]["lr"] if hasattr(opt, "param_groups") else opt.damping
+        return row
+
+    def _report(self, row: Mapping[str, Any], bar) -> None:
+        shown = {k: v for k, v in row.items() if k not in ("step", "phase", "time")}
+        text = " ".join(f"{k}={v:.8g}" for k, v in shown.items())
+        if bar is not None:
+            bar.set_postfix_str(text, refresh=False)
+        elif self.progress == "log":
+            log.info("step %d [%s] %.1fs %s", row["step"], row["phase"], row["time"], text)
+
+    def _checkpoint(self, model: nn.Module, step: int, phase: str) -> None:
+        if self.checkpoint_path is None:
+            return
+        save_checkpoint(self.checkpoint_path, {"model": model.state_dict(), "step": step, "phase": phase})
