@@ -31,10 +31,11 @@ LossFn = Callable[[str], Mapping[str, torch.Tensor]]
 class Phase:
     name: str
     stage: str
-    optimizer: str
+    optimizer: str                   # adam | lbfgs | lm
     steps: int
-    lr: float                        # Adam/L-BFGS step size; for lm, the initial damping
+    lr: float = 1.0                  # Adam / L-BFGS step size
     lr_final: float | None = None   # Adam: exponential decay from lr to lr_final over the phase
+    damping: float = 1e-3            # lm: initial Levenberg-Marquardt damping
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
 
@@ -44,12 +45,14 @@ class Phase:
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ConfigError(f"trainer.phases.{name}.{unknown[0]} is not a phase setting; use {', '.join(sorted(known))}")
+        if "stage" not in cfg or "optimizer" not in cfg or "steps" not in cfg:
+            raise ConfigError(f"trainer.phases.{name} needs stage, optimizer and steps")
         phase = Phase(name=name, **dict(cfg))
         if phase.optimizer not in ("adam", "lbfgs", "lm"):
             raise ConfigError(f"trainer.phases.{name}.optimizer={phase.optimizer!r} must be adam, lbfgs or lm")
         if isinstance(phase.steps, bool) or not isinstance(phase.steps, int) or phase.steps < 0:
             raise ConfigError(f"trainer.phases.{name}.steps={phase.steps!r} must be a whole number >= 0")
-        for key in ("lr", "lr_final"):
+        for key in ("lr", "lr_final", "damping"):
             value = getattr(phase, key)
             if value is None and key == "lr_final":
                 continue
@@ -140,7 +143,7 @@ class Trainer:
                                   f"but stage {phase.stage!r} has the scalar term {scalars[0]!r}; use adam")
             return torch.cat([v.reshape(-1) for v in terms.values()])
 
-        return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.lr), None
+        return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping), None
 
     def _run_phase(self, phase, model, params, loss_fn, observables, on_row, result, start, bar) -> int:
         opt, sched = self._make_optimizer(phase, model, params, loss_fn)

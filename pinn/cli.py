@@ -1,0 +1,95 @@
+"""Command line: `python -m pinn problem=... key=value ...` (Hydra), with one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from pinn.config import CONFIG_DIR, validate
+from pinn.errors import PinnError
+from pinn.problems import build_problem
+from pinn.run import plain_config, run
+
+log = logging.getLogger("pinn")
+
+EXIT_CONFIG = 2
+EXIT_WRONG_STATE = 3
+
+
+def _options(group: str) -> str:
+    names = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+    return ", ".join(names)
+
+
+def _explain(exc: Exception) -> str:
+    """One line for a Hydra composition error."""
+    text = str(exc)
+    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    if missing:
+        group, name = missing.groups()
+        return f"{group}={name} is unknown; choose from {_options(group)}"
+    override = re.search(r"Could not override '([^']+)'", text)
+    if override:
+        return f"{override.group(1)} is not a setting of this config; check the spelling (see conf/ for the keys)"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return first
+
+
+def preflight(argv: list[str]) -> str | None:
+    """Compose and validate the config of a single run before Hydra starts; return an error line."""
+    if any(a.startswith("-") for a in argv):
+        return None  # multirun, --help, --cfg ...: Hydra handles these itself
+    overrides = [a for a in argv if not a.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+            cfg = compose("config", overrides=overrides)
+    except Exception as exc:  # Hydra raises many types for a bad override
+        return _explain(exc)
+    try:
+        config = plain_config(cfg)
+        validate(config)
+        build_problem(config["problem"])
+    except PinnError as exc:
+        return str(exc)
+    return None
+
+
+def _multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+@hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
+def _hydra_main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = run(cfg)
+    except PinnError as exc:
+        if _multirun():
+            log.error("job failed: %s", exc)
+            return None
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    if metrics["status"] != "ok" and not _multirun():
+        sys.exit(EXIT_WRONG_STATE)
+    return float(max(metrics["relative_errors"]))
+
+
+def main() -> None:
+    if not CONFIG_DIR.is_dir():
+        print(f"error: config directory {CONFIG_DIR} is missing; install pinn from its source tree "
+              "with `pip install -e .`", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    problem = preflight(sys.argv[1:])
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    _hydra_main()

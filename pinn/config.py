@@ -1,0 +1,111 @@
+"""Where the configs live, and validation of everything outside `problem` (which the problem
+class validates itself). Every failure is a ConfigError naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from pinn.errors import ConfigError
+from pinn.nets import ACTIVATIONS
+from pinn.train import Phase
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device"}
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    dtype: torch.dtype
+    device: torch.device
+    width: int
+    depth: int
+    activation: str
+    collocation_points: int
+    log_every: int
+    checkpoint_every: int
+    progress: str
+    phases: tuple[Phase, ...]
+
+
+def _whole(key: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        allowed = f"a whole number between {low} and {high}" if high is not None else f"a whole number >= {low}"
+        raise ConfigError(f"{key}={value!r} must be {allowed}")
+    return value
+
+
+def _section(cfg: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
+    section = cfg.get(key)
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{key} must be a group of settings, got {section!r}")
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]} is not a setting; use {', '.join(sorted(allowed))}")
+    return section
+
+
+def resolve_device(name: Any) -> torch.device:
+    if not isinstance(name, str):
+        raise ConfigError(f"device={name!r} must be auto, cpu, cuda or cuda:N")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={name} but CUDA is not available on this machine; use device=cpu or device=auto")
+        index = int(name[5:]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device={name} but only {torch.cuda.device_count()} CUDA device(s) exist")
+        return torch.device(name)
+    raise ConfigError(f"device={name!r} must be auto, cpu, cuda or cuda:N")
+
+
+def validate(cfg: Mapping[str, Any]) -> Settings:
+    """Check the whole config except `problem`; return typed settings."""
+    unknown = sorted(set(cfg) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]} is not a setting; top-level keys are {', '.join(sorted(TOP_LEVEL_KEYS))}")
+    seed = _whole("seed", cfg.get("seed"), 0, 2**32 - 1)
+    dtype_name = cfg.get("dtype")
+    if dtype_name not in DTYPES:
+        raise ConfigError(f"dtype={dtype_name!r} is not supported; use float64 or float32")
+    device = resolve_device(cfg.get("device"))
+    model = _section(cfg, "model", {"width", "depth", "activation"})
+    width = _whole("model.width", model.get("width"), 1, 4096)
+    depth = _whole("model.depth", model.get("depth"), 1, 64)
+    activation = model.get("activation")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"model.activation={activation!r} is not supported; choose from {', '.join(ACTIVATIONS)}")
+    trainer = _section(cfg, "trainer", {"collocation_points", "log_every", "checkpoint_every", "progress", "phases"})
+    phases_cfg = trainer.get("phases")
+    if not isinstance(phases_cfg, Mapping) or not phases_cfg:
+        raise ConfigError("trainer.phases must map phase names to settings (stage, optimizer, steps, ...)")
+    phases = []
+    for name, phase in phases_cfg.items():
+        if not isinstance(phase, Mapping):
+            raise ConfigError(f"trainer.phases.{name} must be a group of settings, got {phase!r}")
+        phases.append(Phase.from_config(str(name), phase))
+    progress = trainer.get("progress")
+    if progress not in ("auto", "bar", "log", "none"):
+        raise ConfigError(f"trainer.progress={progress!r} must be auto, bar, log or none")
+    return Settings(
+        seed=seed,
+        dtype=DTYPES[dtype_name],
+        device=device,
+        width=width,
+        depth=depth,
+        activation=activation,
+        collocation_points=_whole("trainer.collocation_points", trainer.get("collocation_points"), 4, 100000),
+        log_every=_whole("trainer.log_every", trainer.get("log_every"), 1),
+        checkpoint_every=_whole("trainer.checkpoint_every", trainer.get("checkpoint_every"), 1),
+        progress=progress,
+        phases=tuple(phases),
+    )
+

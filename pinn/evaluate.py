@@ -1,0 +1,117 @@
+"""Compare a trained Schrödinger model with the independent references (the only PINN module
+that imports pinn.reference, apart from run.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from pinn.problems.schrodinger import EigenModel, SchrodingerProblem
+from pinn.reference import analytic
+from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
+
+# extra reference states beyond the solved ones, to recognise a run that ended in a higher state
+EXTRA_STATES = 2
+
+
+@dataclass(frozen=True)
+class Reference:
+    eigenvalues: np.ndarray
+    eigenfunctions: Sequence[Callable[[np.ndarray], np.ndarray]]
+    source: str
+    fd: RichardsonResult
+
+
+def schrodinger_reference(problem: SchrodingerProblem, n_states: int) -> Reference:
+    """Exact eigenpairs where the problem names a known family, Richardson-extrapolated FD always."""
+    a, b = problem.domain
+    grid = np.linspace(a, b, 4001)
+    spread = float(np.ptp(problem.potential(grid)))
+    n_cells = int(min(20000, max(1000, 8 * math.sqrt(spread) * (b - a))))
+    fd = solve_richardson(problem.potential, a, b, n_states, problem.breakpoints, n_cells=n_cells)
+    spec = problem.reference_spec()
+    family = spec.get("family")
+    if family == "infinite_well":
+        exact = analytic.infinite_well(spec["L"], n_states)
+    elif family == "symmetric_step_well":
+        exact = analytic.symmetric_step_well(spec["V_in"], spec["V_out"], spec["a"], spec["L"], n_states)
+    else:
+        finest = fd.finest
+        functions = [lambda x, k=k: interpolate_state(finest, k, np.asarray(x, float)) for k in range(n_states)]
+        return Reference(fd.eigenvalues, functions, "finite_difference", fd)
+    return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd)
+
+
+def _relative(value: float, reference: float, scale: float) -> float:
+    """|value - reference| / |reference|, or / scale when the reference is ~0."""
+    return abs(value - reference) / max(abs(reference), 1e-12 * scale)
+
+
+def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid: int = 2001) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics (eigenvalues, errors, Rayleigh quotients, state identification) and arrays to save."""
+    n = problem.n_states
+    ref = schrodinger_reference(problem, n + EXTRA_STATES)
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+
+    def on_model(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        psi, dpsi = problem.wavefunctions(model, torch.as_tensor(x, device=device, dtype=dtype))
+        return psi.double().cpu().numpy(), dpsi.double().cpu().numpy()
+
+    xq, wq = problem.quadrature(96)
+    psi_q, dpsi_q = on_model(xq)
+    V_q = problem.potential(xq)
+    norms = (psi_q**2) @ wq
+    rayleigh = ((dpsi_q**2 + V_q * psi_q**2) @ wq) / norms
+    ref_q = np.array([f(xq) for f in ref.eigenfunctions])
+    overlaps = (psi_q / np.sqrt(norms)[:, None]) @ (ref_q * wq).T
+    matches = [int(np.argmax(np.abs(row))) for row in overlaps]
+    l2 = []
+    for j in range(n):
+        k = j
+        sign = 1.0 if overlaps[j, k] >= 0 else -1.0
+        aligned = sign * psi_q[j] / math.sqrt(norms[j])
+        l2.append(float(math.sqrt(((aligned - ref_q[k]) ** 2) @ wq)))
+
+    energies = model.energies.detach().double().cpu().numpy()
+    scale = problem.energy_scale
+    x = np.linspace(*problem.domain, n_grid)
+    psi_x, _ = on_model(x)
+    aligned_x = np.sign(overlaps[np.arange(n), np.arange(n)])[:, None] * psi_x / np.sqrt(norms)[:, None]
+    residual = problem.residuals(model, torch.as_tensor(x, device=device, dtype=dtype)).double().cpu().numpy()
+    wrong = [j for j in range(n) if matches[j] != j]
+    metrics: dict[str, Any] = {
+        "eigenvalues": energies.tolist(),
+        "reference_eigenvalues": ref.eigenvalues[:n].tolist(),
+        "relative_errors": [_relative(energies[j], ref.eigenvalues[j], scale) for j in range(n)],
+        "wavefunction_l2_errors": l2,
+        "rayleigh_quotients": rayleigh.tolist(),
+        "rayleigh_relative_errors": [_relative(rayleigh[j], ref.eigenvalues[j], scale) for j in range(n)],
+        "residual_rms": (np.sqrt(np.mean(residual**2, axis=1)) / scale).tolist(),
+        "eigenvalue_trained": bool(model.energy_raw.requires_grad),
+        "matched_reference_states": matches,
+        "reference_source": ref.source,
+        "fd_eigenvalues": ref.fd.eigenvalues[:n].tolist(),
+        "fd_error_estimates": ref.fd.error_estimate[:n].tolist(),
+        "fd_observed_order": ref.fd.observed_order[:n].tolist(),
+        "status": "wrong_state" if wrong else "ok",
+    }
+    if wrong:
+        metrics["status_detail"] = "; ".join(
+            f"state {j} converged to reference state {matches[j]} (E={energies[j]:.10g}, "
+            f"reference E_{matches[j]}={ref.eigenvalues[matches[j]]:.10g})" for j in wrong
+        )
+    arrays = {
+        "x": x,
+        "psi": aligned_x,
+        "psi_ref": np.array([f(x) for f in ref.eigenfunctions[:n]]),
+        "V": problem.potential(x),
+        "residual": residual,
+        "eigenvalues": energies,
+        "reference_eigenvalues": ref.eigenvalues[:n],
+    }
+    return metrics, arrays

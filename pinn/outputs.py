@@ -1,0 +1,76 @@
+"""What a run leaves in its directory: metrics.json, history.csv, solution.npz (figures: plots.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, non-finite floats to strings ("nan", "inf")."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_plain(data), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def write_solution(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+    os.replace(tmp, path)
+
+
+class HistoryWriter:
+    """Appends training rows to a CSV as they come; a row with a new column rewrites the file with
+    the wider header (phases log different loss terms)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        self.columns: list[str] = []
+
+    def __call__(self, row: Mapping[str, Any]) -> None:
+        self.rows.append(dict(row))
+        new = [k for k in row if k not in self.columns]
+        if new or not self.path.exists():
+            self.columns += new
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with tmp.open("w", newline="") as f:
+                writer = csv.DictWriter(f, self.columns)
+                writer.writeheader()
+                writer.writerows(self.rows)
+            os.replace(tmp, self.path)
+        else:
+            with self.path.open("a", newline="") as f:
+                csv.DictWriter(f, self.columns).writerow(row)
+
+
+def read_history(path: Path) -> dict[str, np.ndarray]:
+    """Columns of history.csv as arrays (numeric where possible, missing values as NaN)."""
+    with Path(path).open() as f:
+        rows = list(csv.DictReader(f))
+    columns: dict[str, np.ndarray] = {}
+    for key in rows[0] if rows else []:
+        values = [r[key] for r in rows]
+        try:
+            columns[key] = np.array([float(v) if v != "" else np.nan for v in values])
+        except ValueError:
+            columns[key] = np.array(values)
+    return columns
