@@ -10,7 +10,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from pinn.config import CONFIG_DIR, validate
+from pinn.config import CONFIG_DIR, compose_config, validate
 from pinn.errors import PinnError
 from pinn.problems import build_problem
 from pinn.run import plain_config, run
@@ -26,7 +26,7 @@ def _options(group: str) -> str:
     return ", ".join(names)
 
 
-def _explain(exc: Exception) -> str:
+def _explain(exc: Exception, overrides: list[str]) -> str:
     """One line for a Hydra composition error."""
     text = str(exc)
     missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
@@ -35,7 +35,16 @@ def _explain(exc: Exception) -> str:
         return f"{group}={name} is unknown; choose from {_options(group)}"
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
-        return f"{override.group(1)} is not a setting of this config; check the spelling (see conf/ for the keys)"
+        key = override.group(1)
+        group = key.split(".")[0]
+        chosen = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{group}=")), None)
+        try:
+            known = sorted(compose_config([f"{group}={chosen}"] if chosen else [])[group])
+        except Exception:
+            known = []
+        where = f"{group}={chosen}" if chosen else f"the default {group}"
+        listing = f"; its settings are {', '.join(known)}" if known else ""
+        return f"{key} is not a setting of {where}{listing}"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return first
 
@@ -45,13 +54,10 @@ def preflight(argv: list[str]) -> str | None:
     if any(a.startswith("-") for a in argv):
         return None  # multirun, --help, --cfg ...: Hydra handles these itself
     overrides = [a for a in argv if not a.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
-    from hydra import compose, initialize_config_dir
-
     try:
-        with initialize_config_dir(str(CONFIG_DIR), version_base=None):
-            cfg = compose("config", overrides=overrides)
+        cfg = compose_config(overrides)
     except Exception as exc:  # Hydra raises many types for a bad override
-        return _explain(exc)
+        return _explain(exc, overrides)
     try:
         config = plain_config(cfg)
         validate(config)

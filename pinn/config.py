@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
+from omegaconf import DictConfig
 
 from pinn.errors import ConfigError
 from pinn.nets import ACTIVATIONS
@@ -31,6 +32,14 @@ class Settings:
     checkpoint_every: int
     progress: str
     phases: tuple[Phase, ...]
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The same config the command line builds, from the same overrides (Hydra compose API)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+        return compose("config", overrides=list(overrides))
 
 
 def _whole(key: str, value: Any, low: int, high: int | None = None) -> int:

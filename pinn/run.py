@@ -62,7 +62,6 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     seed_everything(settings.seed)
     model = problem.build_model(settings.width, settings.depth, settings.activation)
     model = model.to(device=settings.device, dtype=settings.dtype)
-    batch = problem.collocation(settings.collocation_points, settings.device, settings.dtype)
     trainer = Trainer(list(settings.phases), log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress)
@@ -71,8 +70,15 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
              str(settings.dtype).replace("torch.", ""), out)
     started = time.perf_counter()
     try:
-        result = trainer.fit(model, lambda stage: problem.loss_terms(model, batch, stage),
-                             lambda: problem.observables(model), on_row=history)
+        result = trainer.fit(
+            model,
+            lambda stage, batch: problem.loss_terms(model, batch, stage),
+            lambda generator: problem.collocation(settings.collocation_points, settings.device,
+                                                  settings.dtype, generator),
+            lambda: problem.observables(model),
+            on_row=history,
+            seed=settings.seed,
+        )
     except DivergenceError:
         write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged",
                                           "config": config, "seed": settings.seed})

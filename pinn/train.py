@@ -24,7 +24,8 @@ from pinn.optim import LevenbergMarquardt, ResidualModule
 
 log = logging.getLogger("pinn")
 
-LossFn = Callable[[str], Mapping[str, torch.Tensor]]
+LossFn = Callable[[str, Any], Mapping[str, torch.Tensor]]
+Sampler = Callable[[torch.Generator | None], Any]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Phase:
     lr: float = 1.0                  # Adam / L-BFGS step size
     lr_final: float | None = None   # Adam: exponential decay from lr to lr_final over the phase
     damping: float = 1e-3            # lm: initial Levenberg-Marquardt damping
+    geodesic: bool = True            # lm: add the geodesic acceleration to each step
+    resample: bool = True            # adam, lm: fresh collocation points every step (L-BFGS never)
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
 
@@ -58,6 +61,9 @@ class Phase:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a finite number > 0")
+        for key in ("geodesic", "resample"):
+            if not isinstance(getattr(phase, key), bool):
+                raise ConfigError(f"trainer.phases.{name}.{key}={getattr(phase, key)!r} must be true or false")
         for key in ("history_size", "patience"):
             value = getattr(phase, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -92,9 +98,15 @@ class Trainer:
         if self.progress == "auto":
             self.progress = "log"
 
-    def fit(self, model: nn.Module, loss_fn: LossFn, observables: Callable[[], Mapping[str, torch.Tensor]],
-            on_row: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    def fit(self, model: nn.Module, loss_fn: LossFn, sample: Sampler,
+            observables: Callable[[], Mapping[str, torch.Tensor]],
+            on_row: Callable[[dict[str, Any]], None] | None = None, seed: int = 0) -> TrainResult:
+        """Run every phase. `sample(None)` gives the fixed collocation set, `sample(generator)` a
+        random draw (used every step of a resampling phase); `loss_fn(stage, batch)` the terms."""
         params = [p for p in model.parameters() if p.requires_grad]
+        self.sample = sample
+        self.fixed_batch = sample(None)
+        self.generator = torch.Generator().manual_seed(seed)
         result = TrainResult()
         start = time.perf_counter()
         total_steps = sum(p.steps for p in self.phases)
@@ -125,7 +137,7 @@ class Trainer:
         """A 0-d term counts as it is, a vector term by its sum of squares."""
         return sum(v if v.ndim == 0 else (v * v).sum() for v in terms.values())
 
-    def _make_optimizer(self, phase: Phase, model: nn.Module, params, loss_fn: LossFn):
+    def _make_optimizer(self, phase: Phase, model: nn.Module, params, loss_fn: LossFn, batch: dict[str, Any]):
         if phase.optimizer == "adam":
             opt = torch.optim.Adam(params, lr=phase.lr)
             gamma = (phase.lr_final / phase.lr) ** (1.0 / phase.steps) if phase.lr_final else 1.0
@@ -136,23 +148,26 @@ class Trainer:
                                      tolerance_change=0.0, line_search_fn="strong_wolfe"), None
 
         def residual() -> torch.Tensor:
-            terms = loss_fn(phase.stage)
+            terms = loss_fn(phase.stage, batch["current"])
             scalars = [name for name, v in terms.items() if v.ndim == 0]
             if scalars:
                 raise ConfigError(f"trainer phase {phase.name}: optimizer lm needs least-squares terms, "
                                   f"but stage {phase.stage!r} has the scalar term {scalars[0]!r}; use adam")
             return torch.cat([v.reshape(-1) for v in terms.values()])
 
-        return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping), None
+        return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
+                                  geodesic=phase.geodesic), None
 
     def _run_phase(self, phase, model, params, loss_fn, observables, on_row, result, start, bar) -> int:
-        opt, sched = self._make_optimizer(phase, model, params, loss_fn)
+        batch = {"current": self.fixed_batch}
+        resample = phase.resample and phase.optimizer != "lbfgs"
+        opt, sched = self._make_optimizer(phase, model, params, loss_fn, batch)
         best, since_best = math.inf, 0
         last_terms: dict[str, torch.Tensor] = {}
 
         def closure():
             opt.zero_grad(set_to_none=True)
-            terms = loss_fn(phase.stage)
+            terms = loss_fn(phase.stage, batch["current"])
             total = self._total(terms)
             total.backward()
             last_terms.clear()
@@ -162,6 +177,8 @@ class Trainer:
 
         for k in range(phase.steps):
             step = result.steps + 1
+            if resample:
+                batch["current"] = self.sample(self.generator)
             if phase.optimizer == "adam":
                 closure()
                 self._check_finite(step, phase, last_terms, params)
@@ -188,7 +205,7 @@ class Trainer:
             if step % self.log_every == 0 or final or k == 0:
                 if phase.optimizer == "lm":
                     with torch.no_grad():
-                        terms = loss_fn(phase.stage)
+                        terms = loss_fn(phase.stage, batch["current"])
                     last_terms.update({name: self._term_value(v) for name, v in terms.items()})
                 row = self._row(step, phase, last_terms, observables, opt, start)
                 if on_row is not None:

@@ -25,7 +25,9 @@ class Problem(ABC):
     def build_model(self, width: int, depth: int, activation: str) -> nn.Module: ...
 
     @abstractmethod
-    def collocation(self, n_points: int, device: torch.device, dtype: torch.dtype) -> dict[str, Any]: ...
+    def collocation(self, n_points: int, device: torch.device, dtype: torch.dtype,
+                    generator: torch.Generator | None = None) -> dict[str, Any]:
+        """Points where the losses are evaluated; a generator asks for a fresh random draw."""
 
     @abstractmethod
     def loss_terms(self, model: nn.Module, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]: ...

@@ -51,6 +51,11 @@ STAGE_TERMS = {
 }
 
 
+def schrodinger_residual(psi: Jet, V: torch.Tensor, E: torch.Tensor | float) -> torch.Tensor:
+    """-psi'' + (V - E) psi."""
+    return -psi.d2 + (V - E) * psi.value
+
+
 class EigenModel(nn.Module):
     """Per-state region networks plus the eigenvalues, E = energy_scale * raw, as one parameter."""
 
@@ -59,8 +64,8 @@ class EigenModel(nn.Module):
         super().__init__()
         self.states = nn.ModuleList(nets)
         self.register_buffer("decay_rates", torch.as_tensor(decay_rates, dtype=torch.float64))
-        self.register_buffer("energy_scale", torch.tensor(float(energy_scale)))
-        raw = torch.tensor([float(e) for e in energies]) / energy_scale
+        self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
+        raw = torch.tensor([float(e) for e in energies], dtype=torch.float64) / energy_scale
         self.energy_raw = nn.Parameter(raw, requires_grad=trainable_energy)
 
     @property
@@ -232,14 +237,25 @@ class SchrodingerProblem(Problem):
         return self.potential(t + self.center if self.symmetric else t)
 
     # ----- collocation and losses -----------------------------------------------------------
-    def collocation(self, n_points: int, device, dtype) -> dict[str, Any]:
-        """Gauss-Legendre nodes and weights in each region (the losses are quadratures)."""
-        nodes, weights = np.polynomial.legendre.leggauss(n_points)
+    def collocation(self, n_points: int, device, dtype, generator: torch.Generator | None = None) -> dict[str, Any]:
+        """Gauss-Legendre nodes and weights in each region (the losses are quadratures).
+
+        With a generator, each region is split at a random interior point and each part gets
+        n_points/2 nodes: still an accurate quadrature, but the nodes move from draw to draw, so
+        the network cannot hide a spike between fixed points.
+        """
         regions = []
         for lo, hi in self.regions:
-            t = torch.as_tensor(0.5 * (hi - lo) * nodes + 0.5 * (hi + lo), device=device, dtype=dtype)
-            w = torch.as_tensor(0.5 * (hi - lo) * weights, device=device, dtype=dtype)
-            regions.append({"t": t, "w": w, "V": self._V(t)})
+            if generator is None:
+                pieces, per_piece = [(lo, hi)], n_points
+            else:
+                split = lo + (hi - lo) * (0.3 + 0.4 * float(torch.rand((), generator=generator, dtype=torch.float64)))
+                pieces, per_piece = [(lo, split), (split, hi)], max(2, n_points // 2)
+            nodes, weights = np.polynomial.legendre.leggauss(per_piece)
+            t = np.concatenate([0.5 * (b - a) * nodes + 0.5 * (b + a) for a, b in pieces])
+            w = np.concatenate([0.5 * (b - a) * weights for a, b in pieces])
+            tt = torch.as_tensor(t, device=device, dtype=dtype)
+            regions.append({"t": tt, "w": torch.as_tensor(w, device=device, dtype=dtype), "V": self._V(tt)})
         return {"regions": regions}
 
     def loss_terms(self, model: EigenModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
@@ -260,7 +276,7 @@ class SchrodingerProblem(Problem):
             if "residual" in wanted:
                 scale = math.sqrt(mult / self.length) / E_s
                 for reg, f in zip(regions, fields):
-                    r = -f.d2 + (reg["V"] - energies[j]) * f.value
+                    r = schrodinger_residual(f, reg["V"], energies[j])
                     parts["residual"].append(scale * reg["w"].sqrt() * r)
             if "rayleigh" in wanted:
                 energy = mult * sum((reg["w"] * (f.d1**2 + reg["V"] * f.value**2)).sum()
@@ -317,7 +333,7 @@ class SchrodingerProblem(Problem):
         return psi, dpsi
 
     def residuals(self, model: EigenModel, x: torch.Tensor) -> torch.Tensor:
-        """-psi'' + (V - E) psi at x (solver coordinate), shape (n_states, len(x))."""
+        """|-psi'' + (V - E) psi| at x, shape (n_states, len(x)) (signed in the solver coordinate)."""
         t, region, _ = self._locate(x)
         out = x.new_zeros(self.n_states, len(x))
         with torch.no_grad():
@@ -326,7 +342,7 @@ class SchrodingerProblem(Problem):
                     mask = region == r
                     if mask.any():
                         f = self.psi(model, j, r, t[mask])
-                        out[j, mask] = -f.d2 + (self._V(t[mask]) - model.energies[j]) * f.value
+                        out[j, mask] = schrodinger_residual(f, self._V(t[mask]), model.energies[j])
         return out
 
     def quadrature(self, n_points: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,77 @@
+"""Accuracy and time of the Schrödinger wells on this machine: prints a table.
+
+    python benchmarks/wells.py            # default problems and non-default parameter sets
+    python benchmarks/wells.py --quick    # the three defaults only
+    python benchmarks/wells.py --device cuda --dtype float32
+
+Each row is a full `run()` of the same config the command line composes (same defaults), in a
+temporary directory. Targets (issue: core): relative eigenvalue error <= 1e-6, psi L2 error <= 1e-4,
+<= 60 s of training on 2 CPU cores in float64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+
+from pinn.config import compose_config
+from pinn.run import run
+
+DEFAULTS = [
+    ["problem=infinite_well"],
+    ["problem=finite_well"],
+    ["problem=finite_barrier"],
+]
+VARIANTS = [
+    ["problem=infinite_well", "problem.L=3.7"],
+    ["problem=infinite_well", "problem.L=0.2"],
+    ["problem=infinite_well", "problem.fixed_energy=true"],
+    ["problem=finite_well", "problem.V0=37", "problem.half_width=0.7", "problem.L=2.5"],
+    ["problem=finite_well", "problem.V0=2"],
+    ["problem=finite_well", "problem.V0=400", "problem.half_width=0.5"],
+    ["problem=finite_well", "problem.V0=5", "problem.L=12"],
+    ["problem=finite_barrier", "problem.V0=500"],
+    ["problem=finite_barrier", "problem.V0=120", "problem.half_width=0.25"],
+    ["problem=finite_barrier", "problem.V0=-30", "problem.half_width=0.4", "problem.L=2"],
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only the three default problems")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
+    args = parser.parse_args()
+    logging.getLogger("pinn").setLevel(logging.WARNING)
+    cases = DEFAULTS + ([] if args.quick else VARIANTS)
+    header = f"{'problem':<15} {'parameters':<42} {'E':>18} {'E_ref':>18} {'rel.err':>9} {'RQ err':>9} {'psi L2':>9} {'train s':>8} status"
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for case in cases:
+        overrides = case + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
+                            "trainer.progress=none"] + args.extra
+        cfg = compose_config(overrides)
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            import contextlib, io
+            with contextlib.redirect_stdout(io.StringIO()):
+                m = run(cfg, out_dir=tmp)
+            _ = time.perf_counter() - start
+        params = " ".join(o.split(".", 1)[1] for o in case[1:]) or "defaults"
+        E, ref = m["eigenvalues"][0], m["reference_eigenvalues"][0]
+        worst = max(worst, m["relative_errors"][0])
+        print(f"{cfg.problem.name:<15} {params:<42} {E:>18.12g} {ref:>18.12g} {m['relative_errors'][0]:>9.1e} "
+              f"{m['rayleigh_relative_errors'][0]:>9.1e} {m['wavefunction_l2_errors'][0]:>9.1e} "
+              f"{m['train_seconds']:>8.1f} {m['status']}", flush=True)
+    print(f"worst relative eigenvalue error: {worst:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
