@@ -23,5 +23,5 @@ def test_lm_fits_a_nonlinear_model_to_machine_precision():
         if lm.converged:
             break
     assert loss < 1e-20
-    assert math.isclose(float(model.a), 2.5, rel_tol=1e-10)
-    assert math.isclose(float(model.k), 1.3, rel_tol=1e-10)
+    assert math.isclose(model.a.item(), 2.5, rel_tol=1e-10)
+    assert math.isclose(model.k.item(), 1.3, rel_tol=1e-10)

@@ -12,7 +12,7 @@ from pinn.problems import PROBLEMS, build_problem
 from pinn.problems.schrodinger import schrodinger_residual
 from pinn.reference import infinite_well, symmetric_step_well
 
-torch.set_default_dtype(torch.float64)
+
 
 
 def fundamental(x: Jet, z: float, odd: bool) -> Jet:
@@ -35,8 +35,8 @@ def test_exact_solution_makes_the_residual_vanish(name, params):
     exact = symmetric_step_well(spec["V_in"], spec["V_out"], spec["a"], spec["L"], 2)
     for n, E in enumerate(exact.eigenvalues):
         odd = n % 2 == 1
-        inner = torch.linspace(0.0, spec["a"] * 0.999, 200)
-        outer = torch.linspace(spec["a"] * 1.001, spec["L"], 200)
+        inner = torch.linspace(0.0, spec["a"] * 0.999, 200, dtype=torch.float64)
+        outer = torch.linspace(spec["a"] * 1.001, spec["L"], 200, dtype=torch.float64)
         psi_in = fundamental(Jet.variable(inner), E - spec["V_in"], odd)
         r_in = schrodinger_residual(psi_in, problem.potential(inner), E)
         # outside: the solution that vanishes at the wall, S(z_out, L - x)
@@ -52,7 +52,7 @@ def test_exact_solution_makes_the_residual_vanish(name, params):
 def test_infinite_well_residual_of_exact_mode():
     problem = build_problem({"name": "infinite_well", "L": 2.0})
     E = infinite_well(2.0, 1).eigenvalues[0]
-    x = torch.linspace(0, 2, 101)
+    x = torch.linspace(0, 2, 101, dtype=torch.float64)
     psi = (Jet.variable(x) * (math.pi / 2)).sin()
     assert torch.max(torch.abs(schrodinger_residual(psi, problem.potential(x), E))) < 1e-12
 
@@ -67,11 +67,11 @@ def test_hard_constraints_hold_for_an_untrained_network(name, params):
     problem = build_problem({"name": name, **params, "n_states": 3})
     model = problem.build_model(8, 2, "tanh").double()
     a, b = problem.domain
-    walls = torch.tensor([a, b])
+    walls = torch.tensor([a, b], dtype=torch.float64)
     psi, _ = problem.wavefunctions(model, walls)
     assert torch.all(psi == 0.0)
     # parity: state n has parity (-1)^n about the centre
-    t = torch.linspace(0.01, (b - a) / 2 - 0.01, 50)
+    t = torch.linspace(0.01, (b - a) / 2 - 0.01, 50, dtype=torch.float64)
     c = problem.center
     left, _ = problem.wavefunctions(model, c - t)
     right, _ = problem.wavefunctions(model, c + t)
@@ -79,7 +79,7 @@ def test_hard_constraints_hold_for_an_untrained_network(name, params):
         assert torch.allclose(left[n], (-1) ** n * right[n], atol=1e-14, rtol=1e-12)
     # psi and psi' are continuous across every cut between regions
     for k in range(1, len(problem.regions)):
-        cut = torch.tensor([problem.regions[k][0]])
+        cut = torch.tensor([problem.regions[k][0]], dtype=torch.float64)
         for n in range(3):
             lhs, rhs = problem.psi(model, n, k - 1, cut), problem.psi(model, n, k, cut)
             assert torch.allclose(lhs.value, rhs.value, atol=1e-13)
@@ -91,7 +91,7 @@ def test_jets_agree_with_autograd():
     problem = build_problem({"name": "finite_barrier"})
     model = problem.build_model(8, 2, "tanh").double()
     for region, (lo, hi) in enumerate(problem.regions):
-        t = torch.linspace(lo + 1e-3, hi - 1e-3, 17, requires_grad=True)
+        t = torch.linspace(lo + 1e-3, hi - 1e-3, 17, dtype=torch.float64, requires_grad=True)
         jet = problem.psi(model, 0, region, t)
         d1 = torch.autograd.grad(jet.value.sum(), t, create_graph=True)[0]
         d2 = torch.autograd.grad(d1.sum(), t)[0]

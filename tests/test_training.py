@@ -45,16 +45,23 @@ def test_same_seed_same_answer(tmp_path):
 
 
 def test_a_run_ending_in_an_excited_state_is_reported(tmp_path):
-    """Start the eigenvalue at the second even state and skip the warm-up: Levenberg-Marquardt then
-    converges to that state, and the evaluation must say so instead of reporting success."""
+    """Hold the eigenvalue at the second even level while psi is fitted, then release it: training
+    ends in that state, and the evaluation must say so instead of reporting success."""
     torch.manual_seed(0)
     problem = build_problem({"name": "infinite_well", "L": 1.0})
     model = problem.build_model(16, 2, "tanh").double()
     with torch.no_grad():
         model.energy_raw.fill_(9 * torch.pi**2 / float(model.energy_scale))
-    batch = problem.collocation(64, "cpu", torch.float64)
-    Trainer([Phase("solve", "solve", "lm", 100)], progress="none").fit(
-        model, lambda stage: problem.loss_terms(model, batch, stage), lambda: problem.observables(model))
+
+    def train(steps):
+        Trainer([Phase("solve", "solve", "lm", steps)], progress="none").fit(
+            model, lambda stage, batch: problem.loss_terms(model, batch, stage),
+            lambda gen: problem.collocation(64, "cpu", torch.float64, gen), lambda: problem.observables(model))
+
+    model.energy_raw.requires_grad_(False)
+    train(100)
+    model.energy_raw.requires_grad_(True)
+    train(20)
     metrics, _ = evaluate_schrodinger(problem, model)
     assert metrics["matched_reference_states"] == [2]
     assert metrics["status"] == "wrong_state"
@@ -65,3 +72,45 @@ def test_float32_runs(tmp_path):
     metrics = run(compose_config(["problem=infinite_well", "dtype=float32"] + FAST), out_dir=tmp_path)
     assert metrics["dtype"] == "float32"
     assert metrics["relative_errors"][0] < 1e-3
+
+
+def test_divergence_stops_with_the_step_and_term_and_keeps_the_checkpoint(tmp_path):
+    """Inject a NaN into one loss term at step 7: the run stops there and names it."""
+    from pinn.errors import DivergenceError
+
+    torch.manual_seed(0)
+    problem = build_problem({"name": "finite_well"})
+    model = problem.build_model(8, 2, "tanh").double()
+    calls = {"n": 0}
+
+    def poisoned(stage, batch):
+        calls["n"] += 1
+        terms = problem.loss_terms(model, batch, stage)
+        if calls["n"] >= 7:
+            terms["normalization"] = terms["normalization"] * float("nan")
+        return terms
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    trainer = Trainer([Phase("warmup", "warmup", "adam", 20, lr=1e-3)], checkpoint_every=2,
+                      checkpoint_path=checkpoint, progress="none")
+    with pytest.raises(DivergenceError) as err:
+        trainer.fit(model, poisoned, lambda gen: problem.collocation(32, "cpu", torch.float64, gen),
+                    lambda: problem.observables(model))
+    message = str(err.value)
+    assert "step 7" in message and "normalization" in message and "\n" not in message
+    saved = torch.load(checkpoint)
+    assert saved["step"] == 6
+    assert all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [
+    ["problem=infinite_well"], ["problem=finite_well"], ["problem=finite_barrier"],
+    ["problem=finite_well", "problem.V0=37", "problem.half_width=0.7", "problem.L=2.5"],
+    ["problem=finite_barrier", "problem.V0=500", "seed=2"],
+])
+def test_default_schedule_reaches_the_accuracy_target(overrides, tmp_path):
+    metrics = run(compose_config(overrides + ["trainer.progress=none"]), out_dir=tmp_path)
+    assert metrics["status"] == "ok"
+    assert metrics["relative_errors"][0] < 1e-6
+    assert metrics["wavefunction_l2_errors"][0] < 1e-4

@@ -1,0 +1,48 @@
+"""The command line, as a user types it, in a subprocess writing into tmp_path."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import FAST
+
+
+def pinn(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "pinn", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_cli_run_writes_every_output(tmp_path):
+    out = tmp_path / "run"
+    proc = pinn("problem=finite_well", "problem.V0=37", "problem.half_width=0.7", "problem.L=2.5",
+                *FAST, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("metrics.json", "history.csv", "solution.npz", "wavefunction.png", "error.png",
+                 "losses.png", "eigenvalue.png"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["problem"]["V0"] == 37
+    assert metrics["relative_errors"][0] < 1e-4
+    solution = np.load(out / "solution.npz")
+    assert {"x", "psi", "psi_ref", "V"} <= set(solution.files)
+    assert "relative error" in proc.stdout and str(out) in proc.stdout
+
+
+@pytest.mark.parametrize("args,named", [
+    (["problem=nonexistent"], "problem"),
+    (["problem.half_width=-1"], "half_width"),
+    (["problem.L=0.5"], "problem.L"),
+    (["dtype=float16"], "dtype"),
+    (["problem.V0=nan"], "V0"),
+    (["problem=finite_barrier", "problem.colour=blue"], "problem.colour"),
+    (["device=cuda:7"], "device"),
+])
+def test_bad_input_is_one_line_and_nonzero(args, named, tmp_path):
+    proc = pinn(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:") and named in lines[0]
+    assert "Traceback" not in proc.stderr

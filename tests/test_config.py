@@ -1,0 +1,46 @@
+"""Every config in conf/ composes and validates; bad settings are one-line errors naming the key."""
+
+import pytest
+
+from pinn.config import CONFIG_DIR, compose_config, validate
+from pinn.errors import ConfigError
+from pinn.problems import PROBLEMS, build_problem
+from pinn.run import plain_config
+
+
+def options(group):
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("problem", options("problem"))
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_every_config_composes_and_validates(problem, trainer):
+    config = plain_config(compose_config([f"problem={problem}", f"trainer={trainer}"]))
+    validate(config)
+    assert build_problem(config["problem"]).name == problem
+
+
+def test_every_problem_has_a_yaml_with_its_name():
+    assert set(options("problem")) == set(PROBLEMS)
+    for name in PROBLEMS:
+        assert compose_config([f"problem={name}"]).problem.name == name
+
+
+@pytest.mark.parametrize("override,key", [
+    ("dtype=float16", "dtype"),
+    ("device=tpu", "device"),
+    ("seed=-1", "seed"),
+    ("model.width=0", "model.width"),
+    ("model.activation=relu", "model.activation"),
+    ("trainer.collocation_points=2", "trainer.collocation_points"),
+    ("trainer.phases.solve.optimizer=sgd", "trainer.phases.solve.optimizer"),
+    ("trainer.phases.solve.damping=-1", "trainer.phases.solve.damping"),
+    ("trainer.phases.warmup.lr=nan", "trainer.phases.warmup.lr"),
+    ("+trainer.phases.solve.colour=red", "trainer.phases.solve.colour"),
+    ("+surprise=1", "surprise"),
+])
+def test_bad_settings_are_named(override, key):
+    with pytest.raises(ConfigError) as err:
+        validate(plain_config(compose_config([override])))
+    message = str(err.value)
+    assert key in message and "\n" not in message
