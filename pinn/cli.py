@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from pinn.config import CONFIG_DIR, compose_config, validate
-from pinn.errors import PinnError
+from pinn.errors import Interrupted, PinnError
 from pinn.problems import build_problem
 from pinn.run import plain_config, run
 
@@ -19,6 +19,7 @@ log = logging.getLogger("pinn")
 
 EXIT_CONFIG = 2
 EXIT_WRONG_STATE = 3
+EXIT_INTERRUPTED = 130
 
 
 def _options(group: str) -> str:
@@ -83,7 +84,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             log.error("job failed: %s", exc)
             return None
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
+        sys.exit(EXIT_INTERRUPTED if isinstance(exc, Interrupted) else EXIT_CONFIG)
     if metrics["status"] != "ok" and not _multirun():
         sys.exit(EXIT_WRONG_STATE)
     return float(max(metrics["relative_errors"]))

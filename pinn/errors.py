@@ -11,3 +11,7 @@ class ConfigError(PinnError):
 
 class DivergenceError(PinnError):
     """Training produced a non-finite value; the message names the step and the term."""
+
+
+class Interrupted(PinnError):
+    """The user stopped the run (Ctrl-C); a checkpoint of the last completed step was written."""

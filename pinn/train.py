@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from pinn.errors import ConfigError, DivergenceError
+from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.optim import LevenbergMarquardt, ResidualModule
 
 log = logging.getLogger("pinn")
@@ -117,6 +117,10 @@ class Trainer:
                     continue
                 done = self._run_phase(phase, model, params, loss_fn, observables, on_row, result, start, bar)
                 result.phase_steps[phase.name] = done
+        except KeyboardInterrupt:
+            self._checkpoint(model, result.steps, "interrupted")
+            kept = f"; checkpoint written to {self.checkpoint_path}" if self.checkpoint_path else ""
+            raise Interrupted(f"interrupted at step {result.steps}{kept}") from None
         finally:
             if bar is not None:
                 bar.close()
