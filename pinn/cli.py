@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from pinn.config import CONFIG_DIR, compose_config, validate
-from pinn.errors import Interrupted, PinnError
+from pinn.errors import DivergenceError, Interrupted, PinnError
 from pinn.problems import build_problem
 from pinn.run import plain_config, run
 
@@ -19,6 +18,7 @@ log = logging.getLogger("pinn")
 
 EXIT_CONFIG = 2
 EXIT_WRONG_STATE = 3
+EXIT_DIVERGED = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -84,7 +84,9 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             log.error("job failed: %s", exc)
             return None
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED if isinstance(exc, Interrupted) else EXIT_CONFIG)
+        if isinstance(exc, Interrupted):
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_DIVERGED if isinstance(exc, DivergenceError) else EXIT_CONFIG)
     if metrics["status"] != "ok" and not _multirun():
         sys.exit(EXIT_WRONG_STATE)
     return float(max(metrics["relative_errors"]))

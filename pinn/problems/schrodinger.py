@@ -27,6 +27,7 @@ Rayleigh term are residual vectors whose squares sum to the term (so Levenberg-M
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -64,6 +65,7 @@ class EigenModel(nn.Module):
         super().__init__()
         self.states = nn.ModuleList(nets)
         self.register_buffer("decay_rates", torch.as_tensor(decay_rates, dtype=torch.float64))
+        self.forbidden = (np.asarray(decay_rates) > 0).tolist()  # host-side copy: no device sync per call
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
         raw = torch.tensor([float(e) for e in energies], dtype=torch.float64) / energy_scale
         self.energy_raw = nn.Parameter(raw, requires_grad=trainable_energy)
@@ -121,7 +123,7 @@ class SchrodingerProblem(Problem):
         a, b = self.domain
         return 0.5 * (a + b)
 
-    @property
+    @cached_property
     def cuts(self) -> list[float]:
         """Region boundaries in the solver coordinate t (t = |x - c| when symmetric, else x)."""
         a, b = self.domain
@@ -130,12 +132,12 @@ class SchrodingerProblem(Problem):
             return [0.0] + [p for p in inner if p < b - self.center] + [b - self.center]
         return [a] + sorted(p for p in set(self.breakpoints) if a < p < b) + [b]
 
-    @property
+    @cached_property
     def regions(self) -> list[tuple[float, float]]:
         cuts = self.cuts
         return list(zip(cuts[:-1], cuts[1:]))
 
-    @property
+    @cached_property
     def energy_scale(self) -> float:
         x = np.linspace(*self.domain, 2001)
         spread = float(np.max(np.abs(self.potential(x))))
@@ -181,7 +183,7 @@ class SchrodingerProblem(Problem):
         kappa = model.decay_rates[state, region].to(t.value.dtype)
         lo, hi = self.regions[region]
         first, last = region == 0, region == len(self.regions) - 1
-        if (first and last) or not bool(kappa > 0):
+        if (first and last) or not model.forbidden[state][region]:
             return 1.0
         if self.symmetric and first:
             return ((t - hi) * kappa).exp() * ((1 + ((t * -2.0) * kappa).exp()) / (1 + torch.exp(-2 * kappa * hi)))
