@@ -117,6 +117,8 @@ class Trainer:
                     continue
                 done = self._run_phase(phase, model, params, loss_fn, observables, on_row, result, start, bar)
                 result.phase_steps[phase.name] = done
+                if bar is not None:
+                    bar.update(phase.steps - done)  # a phase that converged early skips its remaining steps
         except KeyboardInterrupt:
             self._checkpoint(model, result.steps, "interrupted")
             kept = f"; checkpoint written to {self.checkpoint_path}" if self.checkpoint_path else ""
