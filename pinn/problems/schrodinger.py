@@ -163,8 +163,21 @@ class SchrodingerProblem(Problem):
         nets = [RegionNets(self._net_bounds(), width, depth, activation) for _ in range(self.n_states)]
         fixed = self.fixed_energies()
         energies = fixed if fixed is not None else self.initial_energies()
-        return EigenModel(nets, energies, self.energy_scale, self.decay_rates(energies),
+        return EigenModel(nets, energies, self.energy_scale, self.decay_rates(self.level_estimates()),
                           trainable_energy=fixed is None)
+
+    def level_estimates(self, modes: int = 64) -> np.ndarray:
+        """Rough levels from a Galerkin projection on box sines sqrt(2/l) sin(m pi (x - a) / l).
+
+        Used only to shape the WKB envelopes of the trial functions (the trained eigenvalues start
+        from box levels and are found by the warm-up); a few percent accuracy is plenty here."""
+        a, b = self.domain
+        x, w = self.quadrature(max(2 * modes, 96))
+        m = np.arange(1, modes + 1)
+        basis = np.sqrt(2 / self.length) * np.sin(np.outer(m, x - a) * np.pi / self.length)
+        H = (basis * (w * self.potential(x))) @ basis.T + np.diag((m * np.pi / self.length) ** 2)
+        levels = np.linalg.eigvalsh(0.5 * (H + H.T))[: self.n_states]
+        return levels
 
     def decay_rates(self, energies: Sequence[float]) -> np.ndarray:
         """kappa = sqrt(max(mean V - E, 0)) per (state, region): the WKB decay rate of psi in a
