@@ -187,17 +187,17 @@ class Trainer:
                 batch["current"] = self.sample(self.generator)
             if phase.optimizer == "adam":
                 closure()
-                self._check_finite(step, phase, last_terms, params)
+                self._check_finite(step, phase, last_terms)
                 opt.step()
                 sched.step()
             elif phase.optimizer == "lbfgs":
                 opt.step(closure)
-                self._check_finite(step, phase, last_terms, params)
+                self._check_finite(step, phase, last_terms)
             else:
                 loss = opt.step()
                 last_terms.clear()
                 last_terms["loss"] = torch.tensor(loss)
-                self._check_finite(step, phase, last_terms, params)
+                self._check_finite(step, phase, last_terms)
             result.steps = step
             loss = float(last_terms["loss"])
             if loss < best * (1 - 1e-10):
@@ -209,6 +209,7 @@ class Trainer:
             stalled = phase.optimizer != "adam" and (since_best >= phase.patience or getattr(opt, "converged", False))
             final = k == phase.steps - 1 or stalled
             if step % self.log_every == 0 or final or k == 0:
+                self._check_parameters(step, phase, params)
                 if phase.optimizer == "lm":
                     with torch.no_grad():
                         terms = loss_fn(phase.stage, batch["current"])
@@ -218,6 +219,7 @@ class Trainer:
                     on_row(row)
                 self._report(row, bar)
             if step % self.checkpoint_every == 0:
+                self._check_parameters(step, phase, params)
                 self._checkpoint(model, step, phase.name)
             if stalled:
                 log.info("phase %s: converged (no further decrease) at step %d", phase.name, step)
@@ -228,10 +230,17 @@ class Trainer:
     def _term_value(v: torch.Tensor) -> torch.Tensor:
         return v.detach() if v.ndim == 0 else (v.detach() ** 2).sum()
 
-    def _check_finite(self, step: int, phase: Phase, terms: Mapping[str, torch.Tensor], params) -> None:
+    def _check_finite(self, step: int, phase: Phase, terms: Mapping[str, torch.Tensor]) -> None:
+        """Every step: one sync on the total, the terms are only inspected when it is bad."""
+        if bool(torch.isfinite(terms["loss"])):
+            return
         for name, value in terms.items():
-            if not torch.isfinite(value):
+            if name != "loss" and not torch.isfinite(value):
                 raise DivergenceError(self._divergence(step, phase, f"loss term '{name}' is {float(value)}"))
+        raise DivergenceError(self._divergence(step, phase, f"the loss is {float(terms['loss'])}"))
+
+    def _check_parameters(self, step: int, phase: Phase, params) -> None:
+        """Before a row is logged or a checkpoint written, so a bad state is never saved."""
         for p in params:
             if p.grad is not None and not torch.isfinite(p.grad).all():
                 raise DivergenceError(self._divergence(step, phase, "a gradient is not finite"))

@@ -171,7 +171,7 @@ class SchrodingerProblem(Problem):
 
         Used only to shape the WKB envelopes of the trial functions (the trained eigenvalues start
         from box levels and are found by the warm-up); a few percent accuracy is plenty here."""
-        a, b = self.domain
+        a = self.domain[0]
         x, w = self.quadrature(max(2 * modes, 96))
         m = np.arange(1, modes + 1)
         basis = np.sqrt(2 / self.length) * np.sin(np.outer(m, x - a) * np.pi / self.length)
@@ -186,7 +186,7 @@ class SchrodingerProblem(Problem):
         rates = np.zeros((len(energies), len(self.regions)))
         for k, (lo, hi) in enumerate(self.regions):
             t = np.linspace(lo, hi, 257)[1:-1]
-            V_mean = float(np.mean(self.potential(t + self.center if self.symmetric else t)))
+            V_mean = float(np.mean(self._V(t)))
             rates[:, k] = np.sqrt(np.maximum(V_mean - np.asarray(energies, float), 0.0))
         return rates
 
@@ -248,7 +248,8 @@ class SchrodingerProblem(Problem):
             free = free * (1 - s / w)
         return shape_value * left.value + shape_slope * left.d1 + free
 
-    def _V(self, t: torch.Tensor) -> torch.Tensor:
+    def _V(self, t):
+        """V at solver coordinates t (numpy or torch)."""
         return self.potential(t + self.center if self.symmetric else t)
 
     # ----- collocation and losses -----------------------------------------------------------
