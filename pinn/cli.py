@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from pinn.config import CONFIG_DIR, compose_config, validate
 from pinn.errors import DivergenceError, Interrupted, PinnError
 from pinn.problems import build_problem
-from pinn.run import plain_config, run
+from pinn.run import check_stages, plain_config, resume_source, run
 
 log = logging.getLogger("pinn")
 
@@ -61,11 +61,29 @@ def preflight(argv: list[str]) -> str | None:
         return _explain(exc, overrides)
     try:
         config = plain_config(cfg)
-        validate(config)
-        build_problem(config["problem"])
+        if config.get("resume") is not None:
+            config, _ = resume_source(config["resume"])
+        settings = validate(config)
+        check_stages(build_problem(config["problem"]), settings)
     except PinnError as exc:
         return str(exc)
     return None
+
+
+def resume_arguments(argv: list[str]) -> list[str] | str:
+    """`resume=DIR` alone on the command line becomes the arguments that make Hydra write into DIR
+    again (and leave the .hydra/ record of the original run alone); an error line otherwise."""
+    given = [a for a in argv if a.startswith("resume=")]
+    if not given:
+        return argv
+    run_dir = given[-1].split("=", 1)[1].strip().strip("'\"")
+    others = [a for a in argv if not a.startswith("resume=")]
+    if others:
+        return (f"resume={run_dir} continues that run with its saved config, so it takes no other "
+                f"arguments (got {' '.join(others)})")
+    if "'" in run_dir:
+        return f"resume={run_dir}: a directory name with a quote (') cannot be passed to Hydra; rename it"
+    return [f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'", "hydra.output_subdir=null"]
 
 
 def _multirun() -> bool:
@@ -97,8 +115,10 @@ def main() -> None:
         print(f"error: config directory {CONFIG_DIR} is missing; install pinn from its source tree "
               "with `pip install -e .`", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
-    problem = preflight(sys.argv[1:])
+    argv = resume_arguments(sys.argv[1:])
+    problem = argv if isinstance(argv, str) else preflight(argv)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
+    sys.argv[1:] = argv
     _hydra_main()

@@ -15,7 +15,7 @@ from pinn.nets import ACTIVATIONS
 from pinn.train import Phase
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
-TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device"}
+TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume"}
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 

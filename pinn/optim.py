@@ -109,6 +109,13 @@ class LevenbergMarquardt:
         self.converged = True
         return loss
 
+    def state_dict(self) -> dict[str, float | bool]:
+        return {"damping": self.damping, "converged": self.converged}
+
+    def load_state_dict(self, state: dict[str, float | bool]) -> None:
+        self.damping = float(state["damping"])
+        self.converged = bool(state["converged"])
+
     def _assign(self, theta: torch.Tensor) -> None:
         with torch.no_grad():
             for p, value in zip(self.params, self._unflat(theta).values()):

@@ -41,25 +41,62 @@ class HistoryWriter:
     """Appends training rows to a CSV as they come; a row with a new column rewrites the file with
     the wider header (phases log different loss terms)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, keep_until_step: int | None = None):
+        """With `keep_until_step` (a resumed run) the rows an earlier attempt logged up to that step
+        are kept and later ones dropped, so continuing does not duplicate rows."""
         self.path = path
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
+        if keep_until_step is not None and path.exists():
+            with path.open(newline="") as f:
+                reader = csv.DictReader(f)
+                self.columns = list(reader.fieldnames or [])
+                self.rows = [r for r in reader if r.get("step", "").isdigit() and int(r["step"]) <= keep_until_step]
+            self._rewrite()
+        elif path.exists():
+            path.unlink()
 
     def __call__(self, row: Mapping[str, Any]) -> None:
         self.rows.append(dict(row))
         new = [k for k in row if k not in self.columns]
         if new or not self.path.exists():
             self.columns += new
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with tmp.open("w", newline="") as f:
-                writer = csv.DictWriter(f, self.columns)
-                writer.writeheader()
-                writer.writerows(self.rows)
-            os.replace(tmp, self.path)
+            self._rewrite()
         else:
             with self.path.open("a", newline="") as f:
                 csv.DictWriter(f, self.columns).writerow(row)
+
+    def _rewrite(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, self.columns, restval="")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.path)
+
+
+def provenance() -> dict[str, Any]:
+    """Versions of what computed a result, and the git commit of the source tree when there is one."""
+    import platform
+    import subprocess
+
+    import torch
+
+    from pinn import __version__
+
+    info: dict[str, Any] = {"pinn": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                            "python": platform.python_version(), "git_commit": None, "git_dirty": None}
+    source = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=5)
+        if commit.returncode == 0:
+            info["git_commit"] = commit.stdout.strip()
+            status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+                                    capture_output=True, text=True, timeout=5)
+            info["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
 
 
 def read_history(path: Path) -> dict[str, np.ndarray]:

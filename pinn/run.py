@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
 from pinn.evaluate import evaluate_schrodinger
-from pinn.outputs import HistoryWriter, write_json, write_solution
+from pinn.checkpoints import load_checkpoint
+from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
 from pinn.plots import plot_run
 from pinn.problems import build_problem
 from pinn.train import Trainer
@@ -45,16 +46,42 @@ def output_dir_from_hydra() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
+def resume_source(run_dir: Any) -> tuple[dict[str, Any], Path | None]:
+    """The config saved in a run directory and its last checkpoint (None if it never wrote one)."""
+    if not isinstance(run_dir, str) or not run_dir:
+        raise ConfigError(f"resume={run_dir!r} must be the directory of an earlier run")
+    path = Path(run_dir)
+    if not (path / "config.json").is_file():
+        what = "does not exist" if not path.exists() else "holds no config.json (not a pinn run directory)"
+        raise ConfigError(f"resume={run_dir}: {what}; give the directory an interrupted run printed")
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"resume={run_dir}: config.json cannot be read ({exc})") from None
+    checkpoint = path / "checkpoint.pt"
+    return config, (checkpoint if checkpoint.exists() else None)
+
+
 def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dict[str, Any]:
-    """Solve one configured problem; everything lands in out_dir (Hydra's run directory by default)."""
+    """Solve one configured problem; everything lands in out_dir (Hydra's run directory by default).
+
+    With `resume=<run dir>` in the config, the run saved there continues from its last checkpoint
+    with its own saved config, and writes into that directory."""
     config = plain_config(cfg)
+    checkpoint = None
+    if config.get("resume") is not None:
+        out_dir = Path(config["resume"])
+        config, checkpoint = resume_source(config["resume"])
     settings = validate(config)
     problem_cfg = config.get("problem")
     if not isinstance(problem_cfg, Mapping):
         raise ConfigError("problem must be selected, e.g. problem=finite_well")
     problem = build_problem(problem_cfg)
+    check_stages(problem, settings)
     out = Path(out_dir) if out_dir is not None else output_dir_from_hydra()
     out.mkdir(parents=True, exist_ok=True)
+    if checkpoint is None:
+        write_json(out / "config.json", config)
 
     torch.set_float32_matmul_precision("highest")
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -64,11 +91,14 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     model = model.to(device=settings.device, dtype=settings.dtype)
     trainer = Trainer(list(settings.phases), log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
-                      progress=settings.progress)
-    history = HistoryWriter(out / "history.csv")
+                      progress=settings.progress, checkpoint_extra={"config": config},
+                      resume_hint=f"; continue it with: python -m pinn resume={out}")
+    if checkpoint is not None:
+        checkpoint = load_checkpoint(checkpoint, settings.device)
+        log.info("resuming %s from step %d of %s", problem.name, checkpoint["step"], out)
+    history = HistoryWriter(out / "history.csv", keep_until_step=checkpoint["step"] if checkpoint else None)
     log.info("solving %s on %s in %s; outputs in %s", problem.name, settings.device,
              str(settings.dtype).replace("torch.", ""), out)
-    started = time.perf_counter()
     try:
         result = trainer.fit(
             model,
@@ -78,24 +108,25 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
             lambda: problem.observables(model),
             on_row=history,
             seed=settings.seed,
+            resume=checkpoint,
         )
     except DivergenceError:
         write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged",
                                           "config": config, "seed": settings.seed})
         raise
-    train_seconds = time.perf_counter() - started
 
     metrics, arrays = evaluate_schrodinger(problem, model)
     metrics = {
         "problem": problem.name,
         **metrics,
-        "train_seconds": train_seconds,
+        "train_seconds": result.seconds,
         "steps": result.steps,
+        "resumed_from_step": result.resumed_from_step,
         "phase_steps": result.phase_steps,
         "device": str(settings.device),
         "dtype": str(settings.dtype).replace("torch.", ""),
         "seed": settings.seed,
-        "versions": {"torch": torch.__version__, "numpy": np.__version__},
+        "versions": provenance(),
         "config": config,
     }
     write_json(out / "metrics.json", metrics)
@@ -103,6 +134,13 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     plot_run(out)
     print(summary(metrics, out))
     return metrics
+
+
+def check_stages(problem, settings) -> None:
+    for phase in settings.phases:
+        if phase.stage not in problem.stages:
+            raise ConfigError(f"trainer.phases.{phase.name}.stage={phase.stage!r} is not a stage of {problem.name}; "
+                              f"use one of {', '.join(problem.stages)}")
 
 
 def summary(metrics: Mapping[str, Any], out: Path) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from pinn.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.optim import LevenbergMarquardt, ResidualModule
 
@@ -76,61 +78,96 @@ class TrainResult:
     steps: int = 0
     seconds: float = 0.0
     phase_steps: dict[str, int] = field(default_factory=dict)
-
-
-def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write to a temporary file, then rename: a kill at any moment leaves the old file intact."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(payload), tmp)
-    os.replace(tmp, path)
+    resumed_from_step: int | None = None
 
 
 class Trainer:
     def __init__(self, phases: list[Phase], log_every: int = 100, checkpoint_every: int = 500,
-                 checkpoint_path: Path | None = None, progress: str = "auto"):
+                 checkpoint_path: Path | None = None, progress: str = "auto",
+                 checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = ""):
+        """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
+        appended to the message of an interrupted run (the command that continues it)."""
         self.phases = phases
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_path = checkpoint_path
+        self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.resume_hint = resume_hint
         if progress not in ("auto", "bar", "log", "none"):
             raise ConfigError(f"trainer.progress={progress!r} must be auto, bar, log or none")
         self.progress = "bar" if progress == "auto" and sys.stderr.isatty() else progress
         if self.progress == "auto":
             self.progress = "log"
+        self._stop_requested = False
 
     def fit(self, model: nn.Module, loss_fn: LossFn, sample: Sampler,
             observables: Callable[[], Mapping[str, torch.Tensor]],
-            on_row: Callable[[dict[str, Any]], None] | None = None, seed: int = 0) -> TrainResult:
+            on_row: Callable[[dict[str, Any]], None] | None = None, seed: int = 0,
+            resume: Mapping[str, Any] | None = None) -> TrainResult:
         """Run every phase. `sample(None)` gives the fixed collocation set, `sample(generator)` a
-        random draw (used every step of a resampling phase); `loss_fn(stage, batch)` the terms."""
+        random draw (used every step of a resampling phase); `loss_fn(stage, batch)` the terms.
+        `resume` is a checkpoint: training continues after its step, from its exact state."""
         params = [p for p in model.parameters() if p.requires_grad]
         self.sample = sample
         self.fixed_batch = sample(None)
         self.generator = torch.Generator().manual_seed(seed)
         result = TrainResult()
-        start = time.perf_counter()
-        total_steps = sum(p.steps for p in self.phases)
-        bar = self._bar(total_steps)
+        first_phase, elapsed = 0, 0.0
+        if resume is not None:
+            model.load_state_dict(resume["model"])
+            self.generator.set_state(resume["generator"].cpu())
+            restore_rng(resume["rng"])
+            result.steps = result.resumed_from_step = int(resume["step"])
+            result.phase_steps = dict(resume["phase_steps"])
+            elapsed = float(resume["elapsed"])
+            first_phase = int(resume["phase_index"]) + (1 if resume["phase_finished"] else 0)
+        start = time.perf_counter() - elapsed
+        bar = self._bar(sum(p.steps for p in self.phases))
+        if bar is not None and resume is not None:
+            bar.update(sum(p.steps for p in self.phases[:first_phase])
+                       + (0 if resume["phase_finished"] else int(resume["phase_step"])))
+        previous_handler = self._catch_sigint()
         try:
-            for phase in self.phases:
+            for index in range(first_phase, len(self.phases)):
+                phase = self.phases[index]
                 if phase.steps == 0:
                     continue
-                done = self._run_phase(phase, model, params, loss_fn, observables, on_row, result, start, bar)
+                within = resume if resume is not None and index == int(resume["phase_index"]) else None
+                done = self._run_phase(index, model, params, loss_fn, observables, on_row, result, start,
+                                       bar, within)
                 result.phase_steps[phase.name] = done
                 if bar is not None:
                     bar.update(phase.steps - done)  # a phase that converged early skips its remaining steps
-        except KeyboardInterrupt:
-            self._checkpoint(model, result.steps, "interrupted")
-            kept = f"; checkpoint written to {self.checkpoint_path}" if self.checkpoint_path else ""
-            raise Interrupted(f"interrupted at step {result.steps}{kept}") from None
+        except KeyboardInterrupt:  # a second Ctrl-C: the step in flight is abandoned, not saved
+            kept = f"; last checkpoint kept at {self.checkpoint_path}" if self.checkpoint_path else ""
+            raise Interrupted(f"interrupted during step {result.steps + 1}{kept}{self.resume_hint}") from None
         finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
             if bar is not None:
                 bar.close()
         result.seconds = time.perf_counter() - start
-        self._checkpoint(model, result.steps, "end")
+        self._checkpoint({"model": model.state_dict(), "step": result.steps, "phase_index": len(self.phases),
+                          "phase_step": 0, "phase_finished": True, "phase_steps": result.phase_steps,
+                          "generator": self.generator.get_state(), "rng": capture_rng(),
+                          "elapsed": result.seconds})
         return result
 
     # ------------------------------------------------------------------------------------------
+    def _catch_sigint(self):
+        """The first Ctrl-C asks to stop after the step in flight (which is then checkpointed);
+        a second one interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        self._stop_requested = False
+
+        def request_stop(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+
+        return signal.signal(signal.SIGINT, request_stop)
+
     def _bar(self, total: int):
         if self.progress != "bar":
             return None
@@ -164,11 +201,19 @@ class Trainer:
         return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
                                   geodesic=phase.geodesic), None
 
-    def _run_phase(self, phase, model, params, loss_fn, observables, on_row, result, start, bar) -> int:
+    def _run_phase(self, index, model, params, loss_fn, observables, on_row, result, start, bar,
+                   resume: Mapping[str, Any] | None) -> int:
+        phase = self.phases[index]
         batch = {"current": self.fixed_batch}
         resample = phase.resample and phase.optimizer != "lbfgs"
         opt, sched = self._make_optimizer(phase, model, params, loss_fn, batch)
-        best, since_best = math.inf, 0
+        best, since_best, first = math.inf, 0, 0
+        if resume is not None:
+            opt.load_state_dict(resume["optimizer"])
+            if sched is not None:
+                sched.load_state_dict(resume["scheduler"])
+            best, since_best, first = float(resume["best"]), int(resume["since_best"]), int(resume["phase_step"])
+            batch["current"] = resume["batch"]
         last_terms: dict[str, torch.Tensor] = {}
 
         def closure():
@@ -181,7 +226,16 @@ class Trainer:
             last_terms["loss"] = total.detach()
             return total
 
-        for k in range(phase.steps):
+        def state(done: int, finished: bool) -> dict[str, Any]:
+            return {"model": model.state_dict(), "step": result.steps, "phase_index": index,
+                    "phase": phase.name, "phase_step": done, "phase_finished": finished,
+                    "phase_steps": {**result.phase_steps, phase.name: done},
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else None,
+                    "best": best, "since_best": since_best, "batch": batch["current"],
+                    "generator": self.generator.get_state(), "rng": capture_rng(),
+                    "elapsed": time.perf_counter() - start}
+
+        for k in range(first, phase.steps):
             step = result.steps + 1
             if resample:
                 batch["current"] = self.sample(self.generator)
@@ -218,9 +272,12 @@ class Trainer:
                 if on_row is not None:
                     on_row(row)
                 self._report(row, bar)
-            if step % self.checkpoint_every == 0:
+            if step % self.checkpoint_every == 0 or self._stop_requested:
                 self._check_parameters(step, phase, params)
-                self._checkpoint(model, step, phase.name)
+                self._checkpoint(state(k + 1, final))
+            if self._stop_requested:
+                kept = f"; checkpoint written to {self.checkpoint_path}" if self.checkpoint_path else ""
+                raise Interrupted(f"interrupted after step {step}{kept}{self.resume_hint}")
             if stalled:
                 log.info("phase %s: converged (no further decrease) at step %d", phase.name, step)
                 return k + 1
@@ -266,7 +323,7 @@ class Trainer:
         elif self.progress == "log":
             log.info("step %d [%s] %.1fs %s", row["step"], row["phase"], row["time"], text)
 
-    def _checkpoint(self, model: nn.Module, step: int, phase: str) -> None:
+    def _checkpoint(self, state: Mapping[str, Any]) -> None:
         if self.checkpoint_path is None:
             return
-        save_checkpoint(self.checkpoint_path, {"model": model.state_dict(), "step": step, "phase": phase})
+        save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, **state})

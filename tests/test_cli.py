@@ -46,27 +46,3 @@ def test_bad_input_is_one_line_and_nonzero(args, named, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error:") and named in lines[0]
     assert "Traceback" not in proc.stderr
-
-
-def test_ctrl_c_saves_a_checkpoint_and_exits_with_one_line(tmp_path):
-    import signal
-    import time
-
-    import torch
-
-    out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "pinn", "trainer.progress=none", "trainer.log_every=1",
-                             "trainer.phases.warmup.steps=100000", f"hydra.run.dir={out}"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (out / "history.csv").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: interrupted at step"), err
-    checkpoint = torch.load(out / "checkpoint.pt")
-    assert checkpoint["phase"] == "interrupted" and checkpoint["step"] > 0
-    assert len((out / "history.csv").read_text().splitlines()) > 1

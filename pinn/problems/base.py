@@ -20,6 +20,7 @@ class Problem(ABC):
     """
 
     name: ClassVar[str]
+    stages: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def build_model(self, width: int, depth: int, activation: str) -> nn.Module: ...

@@ -79,6 +79,7 @@ class SchrodingerProblem(Problem):
     """Shared machinery; a subclass sets the domain, the jumps of V and V itself."""
 
     symmetric: bool = True
+    stages = tuple(STAGE_TERMS)
 
     def __init__(self, n_states: int = 1, weights: Mapping[str, float] | None = None):
         self.n_states = check_count("n_states", n_states, high=12, what="how many of the lowest states")

@@ -75,11 +75,60 @@ def _wronskian(E: float, V_in: float, V_out: float, a: float, L: float, parity: 
     return float(psi * du - dpsi * u)
 
 
-def _count_nodes(f: Callable[[np.ndarray], np.ndarray], L: float) -> int:
-    x = np.linspace(-L, L, 20001)[1:-1]
+def _count_nodes(f: Callable[[np.ndarray], np.ndarray], a: float, L: float, parity: int) -> int:
+    """Nodes of a parity-`parity` function on (-L, L): twice its sign changes on (0, L), sampled
+    piece by piece, plus the node at 0 of an odd one. Only exact zeros (underflow) are skipped,
+    so nodes deep inside a barrier, where |psi| is tiny, still count."""
+    x = np.concatenate([np.linspace(lo, hi, 4001)[1:] for lo, hi in ((0.0, a), (a, L))])[:-1]
     values = f(x)
-    values = values[np.abs(values) > 1e-12 * np.max(np.abs(values))]
-    return int(np.sum(np.signbit(values[1:]) != np.signbit(values[:-1])))
+    values = values[values != 0]
+    return 2 * int(np.sum(np.signbit(values[1:]) != np.signbit(values[:-1]))) + parity
+
+
+def _levels_below(E: float, V_in: float, V_out: float, a: float, L: float, parity: int) -> int:
+    """How many parity-`parity` eigenvalues lie below E.
+
+    Sturm's oscillation theorem: it is the number of zeros in (0, L) of the solution with
+    psi'(0) = 0 (even) or psi(0) = 0 (odd). They are counted with the Pruefer angle theta,
+    psi = r sin(theta), psi' = s r cos(theta), which crosses each multiple of pi once, upwards:
+    where E > V (scale s = sqrt(E - V)) theta grows by s w over a piece of width w; where E <= V
+    it stays in the band between two fixed points of theta' that holds its entry value
+    (theta' = s cos(2 theta), s = sqrt(V - E), or theta' = s cos^2(theta) when E = V), so the
+    exit value is the one representative of atan2(psi, psi'/s) in that band.
+    """
+    theta, scale = (0.5 * np.pi if parity == 0 else 0.0), None
+    for V, w in ((V_in, a), (V_out, L - a)):
+        z = E - V
+        new_scale = np.sqrt(abs(z)) if z != 0 else 1.0 / w
+        if scale is not None:  # same psi and psi', new scale: the quadrant, hence the zeros, are kept
+            theta += np.arctan2(np.sin(theta), scale / new_scale * np.cos(theta)) - np.arctan2(np.sin(theta), np.cos(theta))
+        scale = new_scale
+        if z > 0:
+            theta += scale * w
+            continue
+        t = np.tanh(scale * w) if z < 0 else scale * w
+        psi = np.sin(theta) + np.cos(theta) * t
+        dpsi = np.cos(theta) + (np.sin(theta) * t if z < 0 else 0.0)
+        offset = 0.25 * np.pi if z < 0 else 0.5 * np.pi
+        lower = np.floor((theta + offset) / np.pi) * np.pi - offset
+        theta = lower + np.mod(np.arctan2(psi, dpsi) - lower, np.pi)
+    return int(np.ceil(theta / np.pi)) - 1
+
+
+def _bracket(level: int, E_lo: float, unit: float, count: Callable[[float], int]) -> tuple[float, float]:
+    """An interval holding exactly one eigenvalue: the one with `level` others below it."""
+    lo, hi = E_lo, E_lo + unit
+    while count(hi) <= level:
+        lo, hi = hi, E_lo + 2 * (hi - E_lo)
+    while not (count(lo) == level and count(hi) == level + 1):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if count(mid) <= level:
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
 
 
 def _step_eigenfunction(
@@ -88,6 +137,12 @@ def _step_eigenfunction(
     z_in, z_out = E - V_in, E - V_out
 
     def inner(y: np.ndarray) -> np.ndarray:
+        """C or S of z_in at y; under a barrier (z_in < 0) divided by its value at a, so that
+        cosh and sinh of large arguments never overflow."""
+        if z_in < 0:
+            k = np.sqrt(-z_in)
+            sign = 1.0 if parity == 0 else -1.0
+            return np.exp(k * (y - a)) * (1 + sign * np.exp(-2 * k * y)) / (1 + sign * np.exp(-2 * k * a))
         c, s = _fundamentals(z_in, y)
         return c if parity == 0 else s
 
@@ -115,13 +170,13 @@ def _step_eigenfunction(
     for lo, hi in ((0.0, a), (a, L)):
         xs = 0.5 * (hi - lo) * nodes + 0.5 * (hi + lo)
         total += 0.5 * (hi - lo) * np.sum(weights * raw(xs) ** 2)
-    scale = _left_wall_sign(raw, L) / np.sqrt(2.0 * total)
+    scale = _left_wall_sign(raw, L, a) / np.sqrt(2.0 * total)
     return lambda x: scale * raw(x)
 
 
-def _left_wall_sign(f: Callable[[np.ndarray], np.ndarray], L: float) -> float:
+def _left_wall_sign(f: Callable[[np.ndarray], np.ndarray], L: float, a: float) -> float:
     """Sign convention shared with the FD solver: psi > 0 just inside the left wall."""
-    values = f(np.linspace(-L, L, 20001)[1:-1])
+    values = f(np.concatenate([np.linspace(lo, hi, 4001)[1:] for lo, hi in ((-L, -a), (-a, a), (a, L))])[:-1])
     first = np.argmax(np.abs(values) > 1e-8 * np.max(np.abs(values)))
     return float(np.sign(values[first]))
 
@@ -130,33 +185,28 @@ def symmetric_step_well(V_in: float, V_out: float, a: float, L: float, n_states:
     """The n_states lowest eigenpairs of the symmetric step potential on [-L, L].
 
     States alternate in parity (state n has n nodes), so the k-th even root is state 2k and the
-    k-th odd root is state 2k+1. Roots are bracketed on a scan finer than any same-parity level
-    spacing and polished with brentq; the node count of every eigenfunction is checked.
+    k-th odd root is state 2k+1. Each root is isolated by bisection on the exact level count (the
+    oscillation theorem), then polished with brentq on W; the node count of every eigenfunction is
+    checked on the final functions.
     """
     if not 0 < a < L:
         raise ValueError(f"need 0 < a < L, got a={a}, L={L}")
-    needed = {0: (n_states + 1) // 2, 1: n_states // 2}
     E_lo = min(V_in, V_out)
     unit = (np.pi / (2 * L)) ** 2
-    roots: dict[int, list[float]] = {0: [], 1: []}
-    span = max(unit * (n_states + 2) ** 2, abs(V_in - V_out)) * 1.5 + unit
-    while any(len(roots[p]) < needed[p] for p in (0, 1)):
-        grid = np.linspace(E_lo, E_lo + span, int(span / unit * 40) + 2)
-        for parity in (0, 1):
-            f = np.array([_wronskian(E, V_in, V_out, a, L, parity) for E in grid])
-            change = np.nonzero(np.signbit(f[1:]) != np.signbit(f[:-1]))[0]
-            roots[parity] = [
-                brentq(_wronskian, grid[i], grid[i + 1], args=(V_in, V_out, a, L, parity),
-                       xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
-                for i in change
-            ]
-        span *= 2
+    roots: dict[int, list[float]] = {}
+    for parity in (0, 1):
+        roots[parity] = []
+        for level in range((n_states + 1 - parity) // 2):
+            lo, hi = _bracket(level, E_lo, unit, lambda E: _levels_below(E, V_in, V_out, a, L, parity))
+            roots[parity].append(brentq(_wronskian, lo, hi, args=(V_in, V_out, a, L, parity),
+                                        xtol=1e-14 * (hi - lo), rtol=4 * np.finfo(float).eps,
+                                        maxiter=400))
     states = []
     for n in range(n_states):
         parity, k = n % 2, n // 2
         E = roots[parity][k]
         psi = _step_eigenfunction(E, V_in, V_out, a, L, parity)
-        nodes = _count_nodes(psi, L)
+        nodes = _count_nodes(psi, a, L, parity)
         if nodes != n:
             raise RuntimeError(f"analytic state {n} has {nodes} nodes; root bracketing missed a level")
         states.append((E, psi))

@@ -1,0 +1,128 @@
+"""Random and hostile values at every parameter, through the entry point users type into.
+
+Each example either validates and runs (with a tiny step budget) or stops with exit code 2 and one
+line `error: ...`; never a traceback, never non-finite results reported as success."""
+
+import contextlib
+import inspect
+import io
+import json
+import math
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pinn import cli
+from pinn.problems import PROBLEMS
+
+TINY = ["trainer.progress=none", "trainer.collocation_points=8", "trainer.phases.warmup.steps=2",
+        "trainer.phases.ritz.steps=2", "trainer.phases.solve.steps=2"]
+GENERAL_KEYS = ["seed", "dtype", "device", "resume", "model.width", "model.depth", "model.activation",
+                "trainer.collocation_points", "trainer.log_every", "trainer.checkpoint_every",
+                "trainer.progress", "trainer.phases.warmup.lr", "trainer.phases.solve.damping",
+                "trainer.phases.ritz.patience", "trainer.phases.warmup.optimizer", "trainer.phases.solve.stage",
+                "problem.weights.residual", "problem.weights.bogus", "problem.bogus", "bogus"]
+WORDS = ["nan", "inf", "-inf", "null", "true", "abc", "''", "[1,2]", "{a: 1}", "1,2", "${nope}", "1e400",
+         "-0.0", "5e-324", "1e-300", "1e300", "float16", "cuda:3", "adam", "lm", "warmup", "/no/such/dir", "sin"]
+
+
+def problem_keys(name):
+    params = inspect.signature(PROBLEMS[name].__init__).parameters
+    return [f"problem.{p}" for p in params if p not in ("self", "weights")]
+
+
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-10, max_value=10).map(str),
+    st.sampled_from([-1e6, -100.0, 1e-8, 1e-4, 0.01, 0.5, 2.0, 50.0, 1e4, 1e8]).map(repr),
+)
+plausible = st.one_of(
+    st.floats(min_value=1e-3, max_value=1e3).map(repr),
+    st.floats(min_value=-1e3, max_value=1e3).map(repr),
+    st.integers(min_value=1, max_value=5).map(str),
+)
+values = st.one_of(plausible, numbers, st.sampled_from(WORDS))
+
+
+@st.composite
+def command_lines(draw):
+    name = draw(st.sampled_from(sorted(PROBLEMS)))
+    keys = problem_keys(name) + GENERAL_KEYS
+    chosen = draw(st.lists(st.tuples(st.sampled_from(keys), values), min_size=1, max_size=3,
+                           unique_by=lambda kv: kv[0]))
+    return [f"problem={name}", *TINY, *(f"{k}={v}" for k, v in chosen)]
+
+
+@st.composite
+def physical_command_lines(draw):
+    """Every parameter of one problem at once, anywhere over many decades: the values a user may
+    type that validate, where wrong answers would hide."""
+    name = draw(st.sampled_from(sorted(PROBLEMS)))
+    chosen, half_width = [], None
+    for key in problem_keys(name):
+        if key == "problem.n_states":
+            chosen.append(f"{key}={draw(st.integers(min_value=1, max_value=4))}")
+        elif key == "problem.fixed_energy":
+            chosen.append(f"{key}={draw(st.sampled_from(['true', 'false']))}")
+        elif key == "problem.L" and half_width is not None and draw(st.booleans()):
+            chosen.append(f"{key}={half_width * (1 + 10 ** draw(st.floats(min_value=-3, max_value=3)))!r}")
+        else:
+            magnitude = 10 ** draw(st.floats(min_value=-4, max_value=4))
+            sign = draw(st.sampled_from([1, 1, -1])) if key == "problem.V0" else 1
+            chosen.append(f"{key}={sign * magnitude!r}")
+            if key == "problem.half_width":
+                half_width = magnitude
+    return [f"problem={name}", *TINY, *chosen]
+
+
+def run_cli(argv, run_dir):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved = sys.argv
+    sys.argv = ["pinn", *argv, f"hydra.run.dir={run_dir}"]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = saved
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def check_outcome(argv, run_dir):
+    code, out, err = run_cli(argv, run_dir)
+    assert "Traceback" not in err and "Traceback" not in out, (argv, err)
+    if code in (0, 3):
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert all(isinstance(e, float) and math.isfinite(e) for e in metrics["eigenvalues"]), (argv, metrics)
+        assert (metrics["status"] == "ok") == (code == 0), (argv, metrics["status"])
+    else:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code in (2, 4), (argv, code, err)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
+
+
+def _property(examples, strategy=command_lines):
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(argv=strategy())
+    def check(tmp_path_factory, argv):
+        check_outcome(argv, tmp_path_factory.mktemp("hostile"))
+    return check
+
+
+def test_hostile_inputs_run_or_fail_with_one_line(tmp_path_factory):
+    _property(40)(tmp_path_factory)
+
+
+def test_physical_parameters_over_many_decades_run_or_fail_with_one_line(tmp_path_factory):
+    _property(25, physical_command_lines)(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_many_hostile_inputs(tmp_path_factory):
+    _property(400)(tmp_path_factory)
+    _property(200, physical_command_lines)(tmp_path_factory)
