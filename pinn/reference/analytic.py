@@ -197,7 +197,7 @@ def symmetric_step_well(V_in: float, V_out: float, a: float, L: float, n_states:
     for parity in (0, 1):
         roots[parity] = []
         for level in range((n_states + 1 - parity) // 2):
-            lo, hi = _bracket(level, E_lo, unit, lambda E: _levels_below(E, V_in, V_out, a, L, parity))
+            lo, hi = _bracket(level, E_lo, unit, lambda E, p=parity: _levels_below(E, V_in, V_out, a, L, p))
             roots[parity].append(brentq(_wronskian, lo, hi, args=(V_in, V_out, a, L, parity),
                                         xtol=1e-14 * (hi - lo), rtol=4 * np.finfo(float).eps,
                                         maxiter=400))
