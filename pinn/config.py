@@ -83,7 +83,7 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         raise ConfigError(f"{unknown[0]} is not a setting; top-level keys are {', '.join(sorted(TOP_LEVEL_KEYS))}")
     seed = _whole("seed", cfg.get("seed"), 0, 2**32 - 1)
     dtype_name = cfg.get("dtype")
-    if dtype_name not in DTYPES:
+    if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
         raise ConfigError(f"dtype={dtype_name!r} is not supported; use float64 or float32")
     device = resolve_device(cfg.get("device"))
     model = _section(cfg, "model", {"width", "depth", "activation"})

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.func import functional_call, jacrev
+from torch.func import functional_call, jacfwd, jacrev
 
 
 class LevenbergMarquardt:
@@ -75,7 +75,8 @@ class LevenbergMarquardt:
         theta = self._flat()
         r = self._residual_at(theta).detach()
         loss = float(r @ r)
-        J = jacrev(self._residual_at)(theta).detach()
+        # forward mode costs one pass per parameter, reverse one per residual: take the cheaper
+        J = (jacfwd if r.numel() > theta.numel() else jacrev)(self._residual_at)(theta).detach()
         diag = (J * J).sum(0)
         diag = diag.clamp_min(1e-12 * float(diag.max()) + torch.finfo(J.dtype).tiny)
         nu = 2.0

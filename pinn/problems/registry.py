@@ -24,7 +24,7 @@ def build_problem(cfg: Mapping[str, Any]) -> Problem:
     """Instantiate from a plain mapping with a `name` key; unknown keys are a ConfigError."""
     params = dict(cfg)
     name = params.pop("name", None)
-    if name not in PROBLEMS:
+    if not isinstance(name, str) or name not in PROBLEMS:
         raise ConfigError(f"problem={name!r} is unknown; choose from {', '.join(sorted(PROBLEMS))}")
     cls = PROBLEMS[name]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
