@@ -95,3 +95,19 @@ def test_infinite_well_fd_matches_closed_form():
     result = solve_richardson(lambda x: 0.0 * x, 0.0, 2.0, 3)
     assert np.all(np.abs(result.eigenvalues - exact) <= result.error_estimate)
     assert result.eigenvalues == pytest.approx(exact, rel=1e-8)
+
+
+def test_exact_roots_over_extreme_geometries():
+    """Cases the property test once broke (a scan too fine to allocate, a node lost in a barrier):
+    each level comes out in order and near its physical limit."""
+    from pinn.reference.analytic import symmetric_step_well
+
+    wide = symmetric_step_well(0.0, 2330.0, 2330.0, 9894.7, 4).eigenvalues  # deep wide well ~ box of width 2a
+    box = (np.arange(1, 5) * np.pi / (2 * 2330.0)) ** 2
+    assert np.all(np.abs(wide / box - 1) < 1e-2)
+    twin = symmetric_step_well(0.0, -1.0, 1000.0, 45104.2, 4).eigenvalues  # two far-apart outer wells
+    assert np.all(np.diff(twin) >= 0) and np.all(twin > -1.0)
+    assert abs(twin[1] - twin[0]) < 1e-12 and twin[2] - twin[1] > 1e-9  # tunnelling splitting below round-off
+    tall = symmetric_step_well(100.0, 0.0, 1e4, 1.01e6, 4).eigenvalues  # two wide boxes behind a barrier
+    side = (np.array([1, 1, 2, 2]) * np.pi / (1.01e6 - 1e4)) ** 2
+    assert np.all(np.abs(tall / side - 1) < 1e-3)
