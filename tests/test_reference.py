@@ -100,8 +100,6 @@ def test_infinite_well_fd_matches_closed_form():
 def test_exact_roots_over_extreme_geometries():
     """Cases the property test once broke (a scan too fine to allocate, a node lost in a barrier):
     each level comes out in order and near its physical limit."""
-    from pinn.reference.analytic import symmetric_step_well
-
     wide = symmetric_step_well(0.0, 2330.0, 2330.0, 9894.7, 4).eigenvalues  # deep wide well ~ box of width 2a
     box = (np.arange(1, 5) * np.pi / (2 * 2330.0)) ** 2
     assert np.all(np.abs(wide / box - 1) < 1e-2)
