@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pinn.config import CONFIG_DIR, compose_config, validate
 from pinn.errors import DivergenceError, Interrupted, PinnError
+from pinn.outputs import write_json
 from pinn.problems import build_problem
 from pinn.run import check_stages, plain_config, resume_source, run
 
@@ -100,6 +103,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     except PinnError as exc:
         if _multirun():
             log.error("job failed: %s", exc)
+            _record_failure(exc, cfg)
             return None
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, Interrupted):
@@ -108,6 +112,21 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     if metrics["status"] != "ok" and not _multirun():
         sys.exit(EXIT_WRONG_STATE)
     return float(max(metrics["relative_errors"]))
+
+
+def _record_failure(exc: PinnError, cfg: DictConfig) -> None:
+    """A failed sweep job leaves metrics.json with its error, for the sweep summary."""
+    from hydra.core.hydra_config import HydraConfig
+
+    out = Path(HydraConfig.get().runtime.output_dir)
+    metrics = out / "metrics.json"
+    if isinstance(exc, DivergenceError) and metrics.exists():
+        data = json.loads(metrics.read_text())
+        data["error"] = str(exc)
+        write_json(metrics, data)
+        return
+    write_json(metrics, {"status": "failed", "error": str(exc),
+                         "problem": OmegaConf.select(cfg, "problem.name", default=None)})
 
 
 def main() -> None:
@@ -121,4 +140,9 @@ def main() -> None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     sys.argv[1:] = argv
-    _hydra_main()
+    try:
+        _hydra_main()
+    except Exception as exc:  # Hydra's own argument errors (e.g. -m with --cfg)
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        print(f"error: {first}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)

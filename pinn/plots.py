@@ -1,100 +1,109 @@
-"""Figures drawn from a run directory's saved files, so a notebook can redraw them."""
+"""Figures of a run, drawn from its saved data (solution arrays, history columns, metrics).
+
+`*_figure(...)` functions take the data and return a matplotlib Figure (no pyplot state, so they
+work the same in scripts, notebooks and on headless machines); `plot_run(run_dir)` draws all of
+them from a run directory's files and saves the PNGs there.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pinn.outputs import read_history  # noqa: E402
+from pinn.outputs import read_history
 
 
-def plot_wavefunctions(run_dir: Path) -> Path:
+def wavefunctions_figure(solution: Mapping[str, np.ndarray]) -> Figure:
     """psi against the reference for every state, with V drawn behind."""
-    data = np.load(Path(run_dir) / "solution.npz")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     axv = ax.twinx()
-    axv.fill_between(data["x"], data["V"], color="0.85", step="mid", zorder=0)
+    axv.fill_between(solution["x"], solution["V"], color="0.85", step="mid", zorder=0)
     axv.set_ylabel("V(x)", color="0.45")
     ax.set_zorder(axv.get_zorder() + 1)
     ax.patch.set_visible(False)
-    for j, (psi, ref, E) in enumerate(zip(data["psi"], data["psi_ref"], data["eigenvalues"])):
-        line, = ax.plot(data["x"], psi, lw=2, label=f"PINN state {j}, E={E:.8g}")
-        ax.plot(data["x"], ref, "--", color="k", lw=1, label="reference" if j == 0 else None)
+    for j, (psi, ref, E) in enumerate(zip(solution["psi"], solution["psi_ref"], solution["eigenvalues"])):
+        ax.plot(solution["x"], psi, lw=2, label=f"PINN state {j}, E={E:.8g}")
+        ax.plot(solution["x"], ref, "--", color="k", lw=1, label="reference" if j == 0 else None)
     ax.set_xlabel("x")
     ax.set_ylabel("psi(x)")
     ax.legend(loc="upper right", fontsize=8)
-    return _save(fig, run_dir, "wavefunction.png")
+    return _tight(fig)
 
 
-def plot_pointwise_error(run_dir: Path) -> Path:
-    data = np.load(Path(run_dir) / "solution.npz")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for j, (psi, ref) in enumerate(zip(data["psi"], data["psi_ref"])):
-        ax.semilogy(data["x"], np.abs(psi - ref) + 1e-300, label=f"state {j}")
+def pointwise_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    for j, (psi, ref) in enumerate(zip(solution["psi"], solution["psi_ref"])):
+        ax.semilogy(solution["x"], np.abs(psi - ref) + 1e-300, label=f"state {j}")
     ax.set_xlabel("x")
     ax.set_ylabel("|psi - psi_ref|")
     ax.legend(fontsize=8)
-    return _save(fig, run_dir, "error.png")
+    return _tight(fig)
 
 
-def plot_losses(run_dir: Path) -> Path:
-    hist = read_history(Path(run_dir) / "history.csv")
+def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
     skip = {"step", "phase", "time", "lr"}
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key, values in hist.items():
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    for key, values in history.items():
         if key in skip or key.startswith("E") or values.dtype.kind != "f":
             continue
         mask = np.isfinite(values) & (np.abs(values) > 0)
         if mask.any():
-            ax.semilogy(hist["step"][mask], np.abs(values[mask]), label=key)
-    _mark_phases(ax, hist)
+            ax.semilogy(history["step"][mask], np.abs(values[mask]), label=key)
+    _mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("loss term")
     ax.legend(fontsize=8)
-    return _save(fig, run_dir, "losses.png")
+    return _tight(fig)
 
 
-def plot_eigenvalue_convergence(run_dir: Path) -> Path:
+def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
     """log10 |E - E_ref| against step for every state."""
-    hist = read_history(Path(run_dir) / "history.csv")
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for j, E_ref in enumerate(metrics["reference_eigenvalues"]):
-        E = hist.get(f"E{j}")
+        E = history.get(f"E{j}")
         if E is None:
             continue
         err = np.abs(E - E_ref)
-        ax.plot(hist["step"], np.log10(np.maximum(err, 1e-300)), label=f"state {j}")
-    _mark_phases(ax, hist)
+        ax.plot(history["step"], np.log10(np.maximum(err, 1e-300)), label=f"state {j}")
+    _mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("log10 |E - E_ref|")
     ax.legend(fontsize=8)
-    return _save(fig, run_dir, "eigenvalue.png")
+    return _tight(fig)
 
 
 def plot_run(run_dir: Path) -> list[Path]:
-    return [plot_wavefunctions(run_dir), plot_pointwise_error(run_dir), plot_losses(run_dir),
-            plot_eigenvalue_convergence(run_dir)]
+    """Draw every figure of a run from its files and save them as PNGs beside them."""
+    run_dir = Path(run_dir)
+    solution = dict(np.load(run_dir / "solution.npz"))
+    history = read_history(run_dir / "history.csv")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    figures = {"wavefunction.png": wavefunctions_figure(solution), "error.png": pointwise_error_figure(solution),
+               "losses.png": losses_figure(history), "eigenvalue.png": eigenvalue_figure(history, metrics)}
+    paths = []
+    for name, fig in figures.items():
+        fig.savefig(run_dir / name, dpi=120)
+        paths.append(run_dir / name)
+    return paths
 
 
-def _mark_phases(ax, hist) -> None:
-    phase = hist.get("phase")
+def _mark_phases(ax, history) -> None:
+    phase = history.get("phase")
     if phase is None or len(phase) == 0:
         return
     for k in range(1, len(phase)):
         if phase[k] != phase[k - 1]:
-            ax.axvline(hist["step"][k], color="0.6", ls=":", lw=1)
+            ax.axvline(history["step"][k], color="0.6", ls=":", lw=1)
 
 
-def _save(fig, run_dir: Path, name: str) -> Path:
-    path = Path(run_dir) / name
+def _tight(fig: Figure) -> Figure:
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig

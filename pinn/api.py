@@ -1,0 +1,102 @@
+"""Python API: `solve("finite_well", V0=30, n_states=2)` runs exactly what the command line runs.
+
+The config is composed by Hydra from the same files with the same defaults and validated the
+same way; keyword arguments are problem parameters, `overrides` takes any other setting in
+command-line form ("model.width=32", "trainer.phases.solve.steps=100", "seed=3").
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from pinn import plots
+from pinn.config import compose_config
+from pinn.errors import ConfigError
+from pinn.outputs import read_history
+from pinn.run import plain_config, run
+
+
+@dataclass
+class Result:
+    """Everything a run produced: metrics.json, the history columns and the solution arrays."""
+
+    metrics: dict[str, Any]
+    history: dict[str, np.ndarray] = field(repr=False)
+    arrays: dict[str, np.ndarray] = field(repr=False)
+    run_dir: Path | None = None
+
+    @property
+    def eigenvalues(self) -> list[float]:
+        return self.metrics["eigenvalues"]
+
+    @property
+    def reference_eigenvalues(self) -> list[float]:
+        return self.metrics["reference_eigenvalues"]
+
+    @property
+    def relative_errors(self) -> list[float]:
+        return self.metrics["relative_errors"]
+
+    @property
+    def status(self) -> str:
+        return self.metrics["status"]
+
+    def wavefunctions_figure(self):
+        return plots.wavefunctions_figure(self.arrays)
+
+    def error_figure(self):
+        return plots.pointwise_error_figure(self.arrays)
+
+    def losses_figure(self):
+        return plots.losses_figure(self.history)
+
+    def eigenvalue_figure(self):
+        return plots.eigenvalue_figure(self.history, self.metrics)
+
+
+def load(run_dir: str | Path) -> Result:
+    """A finished run directory (from the command line, a sweep or `solve(..., out_dir=...)`)."""
+    path = Path(run_dir)
+    missing = [name for name in ("metrics.json", "history.csv", "solution.npz") if not (path / name).is_file()]
+    if missing:
+        raise ConfigError(f"{path} is not a finished pinn run: {', '.join(missing)} missing")
+    metrics = json.loads((path / "metrics.json").read_text())
+    with np.load(path / "solution.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    return Result(metrics, read_history(path / "history.csv"), arrays, path)
+
+
+def solve(problem: str, *, overrides: Sequence[str] = (), out_dir: str | Path | None = None,
+          progress: str = "none", **params: Any) -> Result:
+    """Compose the config of `python -m pinn problem=<problem> <overrides>`, set the problem
+    parameters given as keywords, run, and return the result. Without `out_dir` the files go to a
+    temporary directory that is removed afterwards (the Result keeps everything in memory)."""
+    if not isinstance(problem, str):
+        raise ConfigError(f"problem={problem!r} must be a problem name such as 'finite_well'")
+    try:
+        cfg = compose_config([f"problem={problem}", f"trainer.progress={progress}", *overrides])
+    except Exception as exc:  # Hydra raises many types for a bad override
+        from pinn.cli import _explain
+
+        raise ConfigError(_explain(exc, [f"problem={problem}", *overrides])) from None
+    config = plain_config(cfg)
+    config["problem"].update(_plain(params))
+    if out_dir is not None:
+        run(config, out_dir=Path(out_dir))
+        return load(out_dir)
+    with tempfile.TemporaryDirectory(prefix="pinn-") as tmp:
+        run(config, out_dir=Path(tmp))
+        result = load(tmp)
+    result.run_dir = None
+    return result
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """numpy scalars become Python numbers, so validation sees what a user meant."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}

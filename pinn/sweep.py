@@ -1,0 +1,159 @@
+"""Sweep summary: one table and a few figures for every job of a multirun.
+
+Written automatically at the end of `python -m pinn -m ...` (the Hydra callback below is in
+conf/config.yaml), and for an existing sweep directory with
+
+    python -m pinn.sweep multirun/2026-11-22/16-15-22
+
+A job directory holds `.hydra/overrides.yaml` (what was swept) and `metrics.json`; a job that
+failed before writing metrics, or that wrote `status: failed`, appears as failed with its error.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.experimental.callback import Callback
+from matplotlib.figure import Figure
+
+SUMMARY_CSV = "summary.csv"
+
+
+def _overrides(job_dir: Path) -> dict[str, str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    items: list[str] = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("- "):
+            items.append(line[2:].strip().strip("'\""))
+    return dict(item.split("=", 1) for item in items if "=" in item and not item.startswith("hydra"))
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def collect(sweep_dir: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per job (sorted by job number) and the swept keys (those that vary between jobs)."""
+    sweep = Path(sweep_dir)
+    if not sweep.is_dir():
+        raise FileNotFoundError(f"{sweep} is not a directory; give the sweep directory a multirun printed")
+    jobs = sorted((d for d in sweep.iterdir() if (d / ".hydra" / "overrides.yaml").is_file()),
+                  key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
+    rows, keys = [], []
+    for job in jobs:
+        overrides = _overrides(job)
+        keys += [k for k in overrides if k not in keys]
+        row: dict[str, Any] = {"job": job.name, **overrides}
+        metrics_path = job / "metrics.json"
+        if not metrics_path.is_file():
+            row.update(status="failed", error="no metrics.json (the job stopped before writing it)")
+        else:
+            metrics = json.loads(metrics_path.read_text())
+            row["status"] = metrics.get("status", "failed")
+            row["error"] = metrics.get("error", metrics.get("status_detail", ""))
+            for j, (E, ref, err) in enumerate(zip(metrics.get("eigenvalues", []),
+                                                  metrics.get("reference_eigenvalues", []),
+                                                  metrics.get("relative_errors", []))):
+                row[f"E{j}"], row[f"E{j}_reference"], row[f"E{j}_relative_error"] = E, ref, err
+            if metrics.get("relative_errors"):
+                row["max_relative_error"] = max(float(e) for e in metrics["relative_errors"])
+            row["train_seconds"] = metrics.get("train_seconds", "")
+        rows.append(row)
+    varying = [k for k in keys if len({r.get(k) for r in rows}) > 1]
+    return rows, varying
+
+
+def summarize(sweep_dir: str | Path) -> Path:
+    """Write summary.csv and the figures into the sweep directory; return the CSV path."""
+    sweep = Path(sweep_dir)
+    rows, swept = collect(sweep)
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    path = sweep / SUMMARY_CSV
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    for name, fig in summary_figures(rows, swept).items():
+        fig.savefig(sweep / name, dpi=110)
+    return path
+
+
+def summary_figures(rows: list[dict[str, Any]], swept: list[str]) -> dict[str, Figure]:
+    """Per numeric swept key: eigenvalue and reference, relative error (log), seconds per job.
+    Jobs that differ in the other swept keys are drawn as separate series."""
+    figures: dict[str, Figure] = {}
+    done = [r for r in rows if r.get("status") in ("ok", "wrong_state") and "E0" in r]
+    for key in swept:
+        if not done or any(_number(str(r.get(key, ""))) is None for r in done):
+            continue
+        others = [k for k in swept if k != key]
+        series: dict[str, list[dict[str, Any]]] = {}
+        for r in done:
+            label = ", ".join(f"{k}={r.get(k, '')}" for k in others) or "all jobs"
+            series.setdefault(label, []).append(r)
+        fig = Figure(figsize=(13, 4))
+        ax_e, ax_err, ax_t = fig.subplots(1, 3)
+        for label, group in series.items():
+            group = sorted(group, key=lambda r: _number(str(r[key])))
+            x = [_number(str(r[key])) for r in group]
+            line, = ax_e.plot(x, [float(r["E0"]) for r in group], "o-", label=label)
+            ax_e.plot(x, [float(r["E0_reference"]) for r in group], "x--", color=line.get_color())
+            ax_err.semilogy(x, [max(float(r["max_relative_error"]), 1e-17) for r in group], "o-", label=label)
+            ax_t.plot(x, [float(r["train_seconds"]) for r in group], "o-", label=label)
+        ax_e.set_ylabel("E0 (o PINN, x reference)")
+        ax_err.set_ylabel("max relative error")
+        ax_t.set_ylabel("training seconds")
+        for ax in (ax_e, ax_err, ax_t):
+            ax.set_xlabel(key)
+        if len(series) > 1:
+            ax_err.legend(fontsize=7)
+        failed = sum(r.get("status") == "failed" for r in rows)
+        fig.suptitle(f"{len(done)} finished jobs" + (f", {failed} failed (see {SUMMARY_CSV})" if failed else ""))
+        fig.tight_layout()
+        figures[f"summary_{key.replace('/', '_')}.png"] = fig
+    return figures
+
+
+class SummaryCallback(Callback):
+    """Hydra callback: writes the summary when a multirun ends; never fails the sweep itself."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        import logging
+
+        try:
+            path = summarize(Path(config.hydra.sweep.dir))
+            logging.getLogger("pinn").info("sweep summary: %s", path)
+        except Exception as exc:  # a summary problem must not turn a finished sweep into a failure
+            logging.getLogger("pinn").error("sweep summary failed: %s", exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m pinn.sweep <sweep directory>", file=sys.stderr)
+        return 2
+    try:
+        path = summarize(args[0])
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows, _ = collect(args[0])
+    print(f"{len(rows)} jobs, {sum(r['status'] == 'failed' for r in rows)} failed; summary: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
