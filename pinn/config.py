@@ -3,6 +3,7 @@ class validates itself). Every failure is a ConfigError naming the key, the valu
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -11,11 +12,12 @@ import torch
 from omegaconf import DictConfig
 
 from pinn.errors import ConfigError
+from pinn.loggers import LOGGERS
 from pinn.nets import ACTIVATIONS
 from pinn.train import Phase
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
-TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume"}
+TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger"}
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
@@ -31,6 +33,7 @@ class Settings:
     log_every: int
     checkpoint_every: int
     progress: str
+    logger: str
     phases: tuple[Phase, ...]
 
 
@@ -101,6 +104,11 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         if not isinstance(phase, Mapping):
             raise ConfigError(f"trainer.phases.{name} must be a group of settings, got {phase!r}")
         phases.append(Phase.from_config(str(name), phase))
+    logger = cfg.get("logger", "none")
+    if not isinstance(logger, str) or logger not in LOGGERS:
+        raise ConfigError(f"logger={logger!r} is not supported; use {' or '.join(LOGGERS)}")
+    if logger == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError("logger=tensorboard needs the tensorboard package; install it with pip install -e '.[tensorboard]'")
     progress = trainer.get("progress")
     if progress not in ("auto", "bar", "log", "none"):
         raise ConfigError(f"trainer.progress={progress!r} must be auto, bar, log or none")
@@ -115,6 +123,7 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         log_every=_whole("trainer.log_every", trainer.get("log_every"), 1),
         checkpoint_every=_whole("trainer.checkpoint_every", trainer.get("checkpoint_every"), 1),
         progress=progress,
+        logger=logger,
         phases=tuple(phases),
     )
 

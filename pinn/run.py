@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
 from pinn.evaluate import evaluate_schrodinger
+from pinn.loggers import TensorBoardLogger, fan_out
 from pinn.checkpoints import load_checkpoint
 from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
 from pinn.plots import plot_run
@@ -97,6 +98,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
         checkpoint = load_checkpoint(checkpoint, settings.device)
         log.info("resuming %s from step %d of %s", problem.name, checkpoint["step"], out)
     history = HistoryWriter(out / "history.csv", keep_until_step=checkpoint["step"] if checkpoint else None)
+    board = TensorBoardLogger(out) if settings.logger == "tensorboard" else None
     log.info("solving %s on %s in %s; outputs in %s", problem.name, settings.device,
              str(settings.dtype).replace("torch.", ""), out)
     try:
@@ -106,7 +108,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
             lambda generator: problem.collocation(settings.collocation_points, settings.device,
                                                   settings.dtype, generator),
             lambda: problem.observables(model),
-            on_row=history,
+            on_row=fan_out(history, board),
             seed=settings.seed,
             resume=checkpoint,
         )
@@ -114,6 +116,9 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
         write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged",
                                           "config": config, "seed": settings.seed})
         raise
+    finally:
+        if board is not None:
+            board.close()
 
     metrics, arrays = evaluate_schrodinger(problem, model)
     metrics = {

@@ -19,7 +19,7 @@ from pinn.problems import PROBLEMS
 
 TINY = ["trainer.progress=none", "trainer.collocation_points=8", "trainer.phases.warmup.steps=2",
         "trainer.phases.ritz.steps=2", "trainer.phases.solve.steps=2"]
-GENERAL_KEYS = ["seed", "dtype", "device", "resume", "model.width", "model.depth", "model.activation",
+GENERAL_KEYS = ["seed", "dtype", "device", "resume", "logger", "model.width", "model.depth", "model.activation",
                 "trainer.collocation_points", "trainer.log_every", "trainer.checkpoint_every",
                 "trainer.progress", "trainer.phases.warmup.lr", "trainer.phases.solve.damping",
                 "trainer.phases.ritz.patience", "trainer.phases.warmup.optimizer", "trainer.phases.solve.stage",

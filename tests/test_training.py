@@ -107,3 +107,29 @@ def test_default_schedule_reaches_the_accuracy_target(overrides, tmp_path):
     assert metrics["status"] == "ok"
     assert metrics["relative_errors"][0] < 1e-6
     assert metrics["wavefunction_l2_errors"][0] < 1e-4
+
+
+def test_tensorboard_logger_writes_every_term_and_eigenvalue(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run(compose_config(["problem=infinite_well", "logger=tensorboard"] + FAST), out_dir=tmp_path)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"loss/residual", "loss/rayleigh", "loss/loss", "eigenvalue/E0"} <= tags
+    last = events.Scalars("eigenvalue/E0")[-1].value
+    assert abs(last - torch.pi**2) < 1e-3
+
+
+def test_tensorboard_missing_is_a_config_error(monkeypatch):
+    import importlib.util
+
+    from pinn.config import validate
+    from pinn.errors import ConfigError
+    from pinn.run import plain_config
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"pip install -e '.\[tensorboard\]'"):
+        validate(plain_config(compose_config(["logger=tensorboard"])))
