@@ -36,6 +36,11 @@ VARIANTS = [
     ["problem=finite_barrier", "problem.V0=500"],
     ["problem=finite_barrier", "problem.V0=120", "problem.half_width=0.25"],
     ["problem=finite_barrier", "problem.V0=-30", "problem.half_width=0.4", "problem.L=2"],
+    ["problem=harmonic"],
+    ["problem=harmonic", "problem.omega=4", "problem.L=3"],
+    ["problem=double_well"],
+    ["problem=poschl_teller"],
+    ["problem=custom", "problem.potential='x**2 + 0.3 * x'"],
 ]
 
 
