@@ -51,6 +51,40 @@ def _relative(value: float, reference: float, scale: float) -> float:
     return abs(value - reference) / max(abs(reference), 1e-12 * scale)
 
 
+def weinstein_radius(problem: SchrodingerProblem, model: EigenModel, xq: np.ndarray, wq: np.ndarray,
+                     psi_q: np.ndarray, norms: np.ndarray, rayleigh: np.ndarray) -> np.ndarray:
+    """eta = ||(H - R) psi|| / ||psi|| per state, by the same composite Gauss quadrature.
+
+    Weinstein's theorem: for any psi satisfying the boundary conditions (the trial functions do,
+    exactly, and are C1 with psi'' jumping only where V jumps) the interval [R - eta, R + eta]
+    around its Rayleigh quotient R contains an eigenvalue of H. When psi is matched to state j
+    (`matched_reference_states`) and the interval is narrower than the gaps to the neighbouring
+    levels, that eigenvalue is E_j."""
+    param = next(model.parameters())
+    x = torch.as_tensor(xq, device=param.device, dtype=param.dtype)
+    residual = problem.residuals(model, x).double().cpu().numpy()
+    energies = model.energies.detach().double().cpu().numpy()
+    shifted = residual + (energies - rayleigh)[:, None] * psi_q
+    return np.sqrt((shifted**2) @ wq / norms)
+
+
+def kato_temple(rayleigh: np.ndarray, radius: np.ndarray, levels: np.ndarray) -> list[list[float] | None]:
+    """Kato-Temple intervals: if (a, b) holds only the eigenvalue E_j and a < R < b, then
+    R - eta^2 / (b - R) <= E_j <= R + eta^2 / (R - a). The gap estimate a = E_{j-1}, b = E_{j+1}
+    comes from the finite-difference levels (for j = 0, E_0 <= R by the variational principle).
+    Quadratic in the residual where Weinstein's interval is linear; None where R is outside (a, b)."""
+    bounds: list[list[float] | None] = []
+    for j, (R, eta) in enumerate(zip(rayleigh, radius)):
+        a = levels[j - 1] if j > 0 else -np.inf
+        b = levels[j + 1]
+        if not a < R < b:
+            bounds.append(None)
+            continue
+        upper = R if j == 0 else R + eta**2 / (R - a)
+        bounds.append([float(R - eta**2 / (b - R)), float(upper)])
+    return bounds
+
+
 def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid: int = 2001) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics (eigenvalues, errors, Rayleigh quotients, state identification) and arrays to save."""
     n = problem.n_states
@@ -67,6 +101,7 @@ def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid:
     V_q = problem.potential(xq)
     norms = (psi_q**2) @ wq
     rayleigh = ((dpsi_q**2 + V_q * psi_q**2) @ wq) / norms
+    radius = weinstein_radius(problem, model, xq, wq, psi_q, norms, rayleigh)
     ref_q = np.array([f(xq) for f in ref.eigenfunctions])
     overlaps = (psi_q / np.sqrt(norms)[:, None]) @ (ref_q * wq).T
     matches = [int(np.argmax(np.abs(row))) for row in overlaps]
@@ -91,6 +126,8 @@ def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid:
         "wavefunction_l2_errors": l2,
         "rayleigh_quotients": rayleigh.tolist(),
         "rayleigh_relative_errors": [_relative(rayleigh[j], ref.eigenvalues[j], scale) for j in range(n)],
+        "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
+        "eigenvalue_bounds_kato_temple": kato_temple(rayleigh, radius, ref.fd.eigenvalues),
         "residual_rms": (np.sqrt(np.mean(residual**2, axis=1)) / scale).tolist(),
         "eigenvalue_trained": bool(model.energy_raw.requires_grad),
         "matched_reference_states": matches,

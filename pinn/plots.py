@@ -64,15 +64,22 @@ def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
 
 
 def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
-    """log10 |E - E_ref| against step for every state."""
+    """log10 |E - E_ref| against step for every state, with the widths of the final certified
+    intervals around the Rayleigh quotient (Weinstein dashed, Kato-Temple dotted)."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
+    weinstein = metrics.get("eigenvalue_bounds") or []
+    kato_temple = metrics.get("eigenvalue_bounds_kato_temple") or []
     for j, E_ref in enumerate(metrics["reference_eigenvalues"]):
         E = history.get(f"E{j}")
         if E is None:
             continue
         err = np.abs(E - E_ref)
-        ax.plot(history["step"], np.log10(np.maximum(err, 1e-300)), label=f"state {j}")
+        line, = ax.plot(history["step"], np.log10(np.maximum(err, 1e-300)), label=f"state {j}")
+        for bounds, style, name in ((weinstein, "--", "Weinstein"), (kato_temple, ":", "Kato-Temple")):
+            if j < len(bounds) and bounds[j] is not None:
+                ax.axhline(np.log10(max(bounds[j][1] - bounds[j][0], 1e-300)), color=line.get_color(), ls=style,
+                           lw=1, label=f"state {j}: {name} interval width")
     _mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("log10 |E - E_ref|")

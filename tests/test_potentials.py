@@ -72,3 +72,5 @@ def test_short_training_lands_near_the_fd_reference(overrides, tmp_path):
     assert metrics["status"] == "ok"
     assert metrics["relative_errors"][0] < 1e-3
     assert all(math.isfinite(e) for e in metrics["eigenvalues"])
+    lo, hi = metrics["eigenvalue_bounds"][0]
+    assert lo <= metrics["reference_eigenvalues"][0] <= hi

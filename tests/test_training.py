@@ -21,6 +21,10 @@ def test_default_problem_trains_close_to_reference(problem, tmp_path):
     assert metrics["relative_errors"][0] < 1e-4
     assert metrics["wavefunction_l2_errors"][0] < 1e-2
     assert metrics["rayleigh_relative_errors"][0] < 1e-4
+    reference = metrics["reference_eigenvalues"][0]
+    for kind in ("eigenvalue_bounds", "eigenvalue_bounds_kato_temple"):
+        lo, hi = metrics[kind][0]
+        assert lo <= reference <= hi, (kind, lo, reference, hi)
     for name in ("metrics.json", "history.csv", "solution.npz", "wavefunction.png", "error.png",
                  "losses.png", "eigenvalue.png", "checkpoint.pt"):
         assert (tmp_path / name).is_file(), name

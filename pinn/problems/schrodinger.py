@@ -350,16 +350,19 @@ class SchrodingerProblem(Problem):
         return psi, dpsi
 
     def residuals(self, model: EigenModel, x: torch.Tensor) -> torch.Tensor:
-        """|-psi'' + (V - E) psi| at x, shape (n_states, len(x)) (signed in the solver coordinate)."""
-        t, region, _ = self._locate(x)
+        """-psi'' + (V - E) psi at x, shape (n_states, len(x)), with the sign of psi(x) as returned
+        by `wavefunctions` (so (H - R) psi = residual + (E - R) psi)."""
+        t, region, sign = self._locate(x)
         out = x.new_zeros(self.n_states, len(x))
         with torch.no_grad():
             for j in range(self.n_states):
+                odd = self.parity(j) == 1
                 for r in range(len(self.regions)):
                     mask = region == r
                     if mask.any():
                         f = self.psi(model, j, r, t[mask])
-                        out[j, mask] = schrodinger_residual(f, self._V(t[mask]), model.energies[j])
+                        value = schrodinger_residual(f, self._V(t[mask]), model.energies[j])
+                        out[j, mask] = value * sign[mask] if odd else value
         return out
 
     def quadrature(self, n_points: int) -> tuple[np.ndarray, np.ndarray]:
