@@ -12,10 +12,11 @@ temporary directory. Targets (issue: core): relative eigenvalue error <= 1e-6, p
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import sys
 import tempfile
-import time
 
 from pinn.config import compose_config
 from pinn.run import run
@@ -54,7 +55,8 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("pinn").setLevel(logging.WARNING)
     cases = DEFAULTS + ([] if args.quick else VARIANTS)
-    header = f"{'problem':<15} {'parameters':<42} {'E':>18} {'E_ref':>18} {'rel.err':>9} {'RQ err':>9} {'psi L2':>9} {'train s':>8} status"
+    header = (f"{'problem':<15} {'parameters':<42} {'E':>18} {'E_ref':>18} {'rel.err':>9} {'RQ err':>9} {'psi L2':>9} "
+              f"{'Wein.w':>8} {'K-T w':>8} {'train s':>8} status")
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -62,20 +64,23 @@ def main() -> int:
         overrides = case + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
                             "trainer.progress=none"] + args.extra
         cfg = compose_config(overrides)
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            import contextlib, io
-            with contextlib.redirect_stdout(io.StringIO()):
-                m = run(cfg, out_dir=tmp)
-            _ = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            m = run(cfg, out_dir=tmp)
         params = " ".join(o.split(".", 1)[1] for o in case[1:]) or "defaults"
         E, ref = m["eigenvalues"][0], m["reference_eigenvalues"][0]
         worst = max(worst, m["relative_errors"][0])
         print(f"{cfg.problem.name:<15} {params:<42} {E:>18.12g} {ref:>18.12g} {m['relative_errors'][0]:>9.1e} "
               f"{m['rayleigh_relative_errors'][0]:>9.1e} {m['wavefunction_l2_errors'][0]:>9.1e} "
+              f"{_relative_width(m['eigenvalue_bounds'][0], ref):>8.1e} "
+              f"{_relative_width(m['eigenvalue_bounds_kato_temple'][0], ref):>8.1e} "
               f"{m['train_seconds']:>8.1f} {m['status']}", flush=True)
     print(f"worst relative eigenvalue error: {worst:.1e}")
     return 0
+
+
+def _relative_width(bounds, reference: float) -> float:
+    """Width of a certified interval relative to |E_ref| (NaN where none could be formed)."""
+    return float("nan") if bounds is None else (bounds[1] - bounds[0]) / abs(reference)
 
 
 if __name__ == "__main__":

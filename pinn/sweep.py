@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hydra.experimental.callback import Callback
 from matplotlib.figure import Figure
 
