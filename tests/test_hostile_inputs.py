@@ -126,3 +126,39 @@ def test_physical_parameters_over_many_decades_run_or_fail_with_one_line(tmp_pat
 def test_many_hostile_inputs(tmp_path_factory):
     _property(400)(tmp_path_factory)
     _property(200, physical_command_lines)(tmp_path_factory)
+
+
+atoms = st.sampled_from(["x", "pi", "e", "1", "0", "2.5", "1e300", "-3", "k", "y", "__import__", "x.real",
+                         "x[0]", "'s'", "None", "True", "(x, x)", "lambda: 0", "[x]", "{}", "os"])
+
+
+def _combine(children):
+    ops = st.sampled_from([" + ", " - ", " * ", " / ", " ** ", " < ", " and ", " if x else ", ".", "("])
+    functions = st.sampled_from(["sin", "exp", "log", "sqrt", "abs", "cosh", "eval", "open", "getattr"])
+    return st.one_of(
+        st.tuples(children, ops, children).map("".join),
+        st.tuples(functions, children).map(lambda fc: f"{fc[0]}({fc[1]})"),
+        children.map(lambda c: f"-({c})"),
+    )
+
+
+expressions = st.recursive(atoms, _combine, max_leaves=8)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(text=expressions)
+def test_random_potential_expressions_evaluate_or_are_refused(text):
+    """The parser either refuses an expression with a ConfigError naming problem.potential, or
+    the problem it builds evaluates V to finite numbers on the whole domain; nothing else escapes."""
+    import numpy as np
+
+    from pinn.errors import ConfigError
+    from pinn.problems import build_problem
+
+    try:
+        problem = build_problem({"name": "custom", "potential": text, "L": 2.0, "constants": {"k": 0.5}})
+    except ConfigError as exc:
+        assert "problem.potential" in str(exc) and "\n" not in str(exc)
+        return
+    values = problem.potential(np.linspace(-2.0, 2.0, 101))
+    assert np.all(np.isfinite(values)), text

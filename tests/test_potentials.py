@@ -42,6 +42,12 @@ def test_a_hostile_expression_on_the_command_line_is_one_line(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "problem.potential" in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize("text", ["1 / 0", "2.5 ** 1e300", "(-3) ** 2.5", "x / 0", "0 ** -1", "log(0)", "sqrt(x)"])
+def test_potentials_that_cannot_be_evaluated_are_config_errors(text):
+    with pytest.raises(ConfigError, match="problem.potential"):
+        build_problem({"name": "custom", "potential": text})
+
+
 def test_custom_potential_must_be_finite_and_detects_symmetry():
     with pytest.raises(ConfigError, match="not finite"):
         build_problem({"name": "custom", "potential": "log(x)"})

@@ -78,8 +78,11 @@ class Custom(_OnSymmetricInterval):
             raise ConfigError(f"problem.constants={constants!r} must map names to numbers")
         self.expression = Expression(potential, constants)
         x = np.linspace(0.0, self.L, 2001)
-        with np.errstate(all="ignore"):  # a non-finite value is reported below
-            left, right = self.expression(-x), self.expression(x)
+        try:
+            with np.errstate(all="ignore"):  # a non-finite value is reported below
+                left, right = self.expression(-x), self.expression(x)
+        except (ArithmeticError, TypeError, ValueError) as exc:  # Python-float parts: 1/0, (-3)**0.5, ...
+            raise ConfigError(f"problem.potential={potential!r} cannot be evaluated ({exc})") from None
         if not np.all(np.isfinite(left)) or not np.all(np.isfinite(right)):
             raise ConfigError(f"problem.potential={potential!r} is not finite everywhere on [-{self.L:g}, {self.L:g}]")
         scale = max(float(np.max(np.abs(right))), float(np.max(np.abs(left))), 1.0)
