@@ -7,7 +7,6 @@ command-line form ("model.width=32", "trainer.phases.solve.steps=100", "seed=3")
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from pinn import plots
 from pinn.config import compose_config
 from pinn.errors import ConfigError
-from pinn.outputs import read_history
+from pinn.outputs import read_run
 from pinn.run import plain_config, run
 
 
@@ -66,10 +65,8 @@ def load(run_dir: str | Path) -> Result:
     missing = [name for name in ("metrics.json", "history.csv", "solution.npz") if not (path / name).is_file()]
     if missing:
         raise ConfigError(f"{path} is not a finished pinn run: {', '.join(missing)} missing")
-    metrics = json.loads((path / "metrics.json").read_text())
-    with np.load(path / "solution.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    return Result(metrics, read_history(path / "history.csv"), arrays, path)
+    metrics, history, arrays = read_run(path)
+    return Result(metrics, history, arrays, path)
 
 
 def solve(problem: str, *, overrides: Sequence[str] = (), out_dir: str | Path | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -108,6 +108,3 @@ class Expression:
         assert isinstance(node, ast.Call)
         return _function(node.func.id, self._eval(node.args[0], x))
 
-
-def compile_potential(text: Any, constants: Mapping[str, Any] | None = None) -> Callable:
-    return Expression(text, constants)

@@ -111,3 +111,12 @@ def read_history(path: Path) -> dict[str, np.ndarray]:
         except ValueError:
             columns[key] = np.array(values)
     return columns
+
+
+def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """metrics.json, the history.csv columns and the solution.npz arrays of a finished run."""
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with np.load(run_dir / "solution.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    return metrics, read_history(run_dir / "history.csv"), arrays

@@ -7,14 +7,13 @@ them from a run directory's files and saves the PNGs there.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.outputs import read_history
+from pinn.outputs import read_run
 
 
 def wavefunctions_figure(solution: Mapping[str, np.ndarray]) -> Figure:
@@ -90,9 +89,7 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
 def plot_run(run_dir: Path) -> list[Path]:
     """Draw every figure of a run from its files and save them as PNGs beside them."""
     run_dir = Path(run_dir)
-    solution = dict(np.load(run_dir / "solution.npz"))
-    history = read_history(run_dir / "history.csv")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics, history, solution = read_run(run_dir)
     figures = {"wavefunction.png": wavefunctions_figure(solution), "error.png": pointwise_error_figure(solution),
                "losses.png": losses_figure(history), "eigenvalue.png": eigenvalue_figure(history, metrics)}
     paths = []

@@ -20,17 +20,13 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from matplotlib.figure import Figure
+from omegaconf import OmegaConf
 
 SUMMARY_CSV = "summary.csv"
 
 
 def _overrides(job_dir: Path) -> dict[str, str]:
-    path = job_dir / ".hydra" / "overrides.yaml"
-    items: list[str] = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line.startswith("- "):
-            items.append(line[2:].strip().strip("'\""))
+    items = [str(item) for item in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")]
     return dict(item.split("=", 1) for item in items if "=" in item and not item.startswith("hydra"))
 
 
