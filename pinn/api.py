@@ -46,16 +46,31 @@ class Result:
     def status(self) -> str:
         return self.metrics["status"]
 
+    @property
+    def is_flame(self) -> bool:
+        return "T" in self.arrays
+
     def wavefunctions_figure(self):
+        if self.is_flame:
+            raise ValueError("a flame run has no wavefunctions; use fields_figure()")
         return plots.wavefunctions_figure(self.arrays)
 
+    def fields_figure(self):
+        """T, u, Y_F and omega against the reference (flame runs)."""
+        if not self.is_flame:
+            raise ValueError("fields_figure() is for flame runs; use wavefunctions_figure()")
+        return plots.flame_fields_figure(self.arrays)
+
     def error_figure(self):
-        return plots.pointwise_error_figure(self.arrays)
+        return plots.flame_error_figure(self.arrays) if self.is_flame else plots.pointwise_error_figure(self.arrays)
 
     def losses_figure(self):
         return plots.losses_figure(self.history)
 
     def eigenvalue_figure(self):
+        """Eigenvalue error against step (s_L for flames)."""
+        if self.is_flame:
+            return plots.flame_speed_figure(self.history, self.metrics)
         return plots.eigenvalue_figure(self.history, self.metrics)
 
 

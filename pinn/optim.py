@@ -22,14 +22,19 @@ from torch.func import functional_call, jacfwd, jacrev
 
 class LevenbergMarquardt:
     def __init__(self, module: nn.Module, residual: Callable[[], torch.Tensor], damping: float = 1e-3,
-                 geodesic: bool = True, max_tries: int = 12):
-        """`residual()` evaluates the residual vector with the module's current parameters."""
+                 geodesic: bool = True, max_tries: int = 12, scale_floor: float = 1e-12):
+        """`residual()` evaluates the residual vector with the module's current parameters.
+
+        `scale_floor` bounds Marquardt's scaling from below at that fraction of its largest entry:
+        parameters the residual barely sees (a network whose output layer starts small) would
+        otherwise take steps large enough to saturate the network in one go."""
         self.module = module
         self.residual_fn = residual
         self.names = [n for n, p in module.named_parameters() if p.requires_grad]
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.damping = damping
         self.geodesic, self.max_tries = geodesic, max_tries
+        self.scale_floor = scale_floor
         self.converged = False
 
     def _flat(self) -> torch.Tensor:
@@ -78,7 +83,7 @@ class LevenbergMarquardt:
         # forward mode costs one pass per parameter, reverse one per residual: take the cheaper
         J = (jacfwd if r.numel() > theta.numel() else jacrev)(self._residual_at)(theta).detach()
         diag = (J * J).sum(0)
-        diag = diag.clamp_min(1e-12 * float(diag.max()) + torch.finfo(J.dtype).tiny)
+        diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)
         nu = 2.0
         for _ in range(self.max_tries):
             lam = self.damping

@@ -50,7 +50,7 @@ def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for key, values in history.items():
-        if key in skip or key.startswith("E") or values.dtype.kind != "f":
+        if key in skip or key.startswith("E") or key == "s_L" or values.dtype.kind != "f":
             continue
         mask = np.isfinite(values) & (np.abs(values) > 0)
         if mask.any():
@@ -86,12 +86,64 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     return _tight(fig)
 
 
+FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega"))
+
+
+def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+    """T, u, Y_F and omega against x, PINN (solid) and reference (dashed)."""
+    fig = Figure(figsize=(9, 6))
+    axes = fig.subplots(2, 2, sharex=True).ravel()
+    x_mm = solution["x"] * 1e3
+    for ax, (key, label) in zip(axes, FLAME_FIELDS):
+        ax.plot(x_mm, solution[key], lw=2, label="PINN")
+        ax.plot(x_mm, solution[f"{key}_ref"], "--", color="k", lw=1, label="reference")
+        ax.set_ylabel(label)
+    for ax in axes[2:]:
+        ax.set_xlabel("x (mm)")
+    axes[0].legend(fontsize=8)
+    return _tight(fig)
+
+
+def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+    """|T - T_ref| against x, and the residual in the phase plane against theta."""
+    fig = Figure(figsize=(9, 3.8))
+    ax, ax_r = fig.subplots(1, 2)
+    ax.semilogy(solution["x"] * 1e3, np.abs(solution["T"] - solution["T_ref"]) + 1e-300)
+    ax.set_xlabel("x (mm)")
+    ax.set_ylabel("|T - T_ref| (K)")
+    ax_r.semilogy(solution["theta"], np.abs(solution["residual"]) + 1e-300)
+    ax_r.set_xlabel("theta = (T - T_in) / (T_max - T_in)")
+    ax_r.set_ylabel("|relative residual|")
+    return _tight(fig)
+
+
+def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
+    """Relative error of s_L against step, with the reference's own error estimate."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    s_ref = metrics["reference_eigenvalues"][0]
+    if "s_L" in history:
+        ax.semilogy(history["step"], np.abs(history["s_L"] / s_ref - 1.0) + 1e-300, label="PINN s_L")
+    estimate = metrics.get("reference_error_estimate")
+    if estimate:
+        ax.axhline(estimate / s_ref, color="k", ls="--", lw=1, label="reference error estimate")
+    _mark_phases(ax, history)
+    ax.set_xlabel("step")
+    ax.set_ylabel("|s_L / s_L,ref - 1|")
+    ax.legend(fontsize=8)
+    return _tight(fig)
+
+
 def plot_run(run_dir: Path) -> list[Path]:
     """Draw every figure of a run from its files and save them as PNGs beside them."""
     run_dir = Path(run_dir)
     metrics, history, solution = read_run(run_dir)
-    figures = {"wavefunction.png": wavefunctions_figure(solution), "error.png": pointwise_error_figure(solution),
-               "losses.png": losses_figure(history), "eigenvalue.png": eigenvalue_figure(history, metrics)}
+    if "T" in solution:
+        figures = {"fields.png": flame_fields_figure(solution), "error.png": flame_error_figure(solution),
+                   "losses.png": losses_figure(history), "flame_speed.png": flame_speed_figure(history, metrics)}
+    else:
+        figures = {"wavefunction.png": wavefunctions_figure(solution), "error.png": pointwise_error_figure(solution),
+                   "losses.png": losses_figure(history), "eigenvalue.png": eigenvalue_figure(history, metrics)}
     paths = []
     for name, fig in figures.items():
         fig.savefig(run_dir / name, dpi=120)

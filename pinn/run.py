@@ -15,11 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
 from pinn.evaluate import evaluate_schrodinger
+from pinn.evaluate_flame import evaluate_flame, flame_reference
 from pinn.loggers import TensorBoardLogger, fan_out
 from pinn.checkpoints import load_checkpoint
 from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
 from pinn.plots import plot_run
 from pinn.problems import build_problem
+from pinn.problems.flames import FreelyPropagatingFlame
 from pinn.train import Trainer
 
 log = logging.getLogger("pinn")
@@ -79,6 +81,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
         raise ConfigError("problem must be selected, e.g. problem=finite_well")
     problem = build_problem(problem_cfg)
     check_stages(problem, settings)
+    evaluate = evaluator(problem)
     out = Path(out_dir) if out_dir is not None else output_dir_from_hydra()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
@@ -120,7 +123,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
         if board is not None:
             board.close()
 
-    metrics, arrays = evaluate_schrodinger(problem, model)
+    metrics, arrays = evaluate(model)
     metrics = {
         "problem": problem.name,
         **metrics,
@@ -141,6 +144,15 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     return metrics
 
 
+def evaluator(problem):
+    """model -> (metrics, arrays). The flame reference is solved now, before training, so that a
+    flame that does not fit its domain is reported at once."""
+    if isinstance(problem, FreelyPropagatingFlame):
+        reference = flame_reference(problem)
+        return lambda model: evaluate_flame(problem, model, reference)
+    return lambda model: evaluate_schrodinger(problem, model)
+
+
 def check_stages(problem, settings) -> None:
     for phase in settings.phases:
         if phase.stage not in problem.stages:
@@ -151,9 +163,15 @@ def check_stages(problem, settings) -> None:
 def summary(metrics: Mapping[str, Any], out: Path) -> str:
     lines = [f"{metrics['problem']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s "
              f"on {metrics['device']} ({metrics['dtype']})"]
+    if "field_l2_errors" in metrics:
+        (s,), (ref,), (err,) = metrics["eigenvalues"], metrics["reference_eigenvalues"], metrics["relative_errors"]
+        fields = "   ".join(f"{k} {v:.2e}" for k, v in metrics["field_l2_errors"].items())
+        lines.append(f"  s_L = {s:.10g} m/s   reference = {ref:.10g} m/s ({metrics['reference_source']}, "
+                     f"error estimate {metrics['reference_error_estimate']:.1e})   relative error = {err:.2e}")
+        lines.append(f"  relative L2 field errors: {fields}")
     for j, (E, ref, err, rq, l2) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
-                                                  metrics["relative_errors"], metrics["rayleigh_quotients"],
-                                                  metrics["wavefunction_l2_errors"])):
+                                                  metrics["relative_errors"], metrics.get("rayleigh_quotients", []),
+                                                  metrics.get("wavefunction_l2_errors", []))):
         lines.append(f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
                      f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}   psi L2 error = {l2:.2e}")
     if metrics["status"] != "ok":

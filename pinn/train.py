@@ -40,6 +40,7 @@ class Phase:
     lr_final: float | None = None   # Adam: exponential decay from lr to lr_final over the phase
     damping: float = 1e-3            # lm: initial Levenberg-Marquardt damping
     geodesic: bool = True            # lm: add the geodesic acceleration to each step
+    scale_floor: float = 1e-12       # lm: Marquardt's scaling diag(J^T J) floored at this fraction of its largest entry
     resample: bool = True            # adam, lm: fresh collocation points every step (L-BFGS never)
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
@@ -57,7 +58,7 @@ class Phase:
             raise ConfigError(f"trainer.phases.{name}.optimizer={phase.optimizer!r} must be adam, lbfgs or lm")
         if isinstance(phase.steps, bool) or not isinstance(phase.steps, int) or phase.steps < 0:
             raise ConfigError(f"trainer.phases.{name}.steps={phase.steps!r} must be a whole number >= 0")
-        for key in ("lr", "lr_final", "damping"):
+        for key in ("lr", "lr_final", "damping", "scale_floor"):
             value = getattr(phase, key)
             if value is None and key == "lr_final":
                 continue
@@ -199,7 +200,7 @@ class Trainer:
             return torch.cat([v.reshape(-1) for v in terms.values()])
 
         return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
-                                  geodesic=phase.geodesic), None
+                                  geodesic=phase.geodesic, scale_floor=phase.scale_floor), None
 
     def _run_phase(self, index, model, params, loss_fn, observables, on_row, result, start, bar,
                    resume: Mapping[str, Any] | None) -> int:

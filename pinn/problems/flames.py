@@ -1,0 +1,278 @@
+"""The simplified freely propagating premixed flame (FlamePINN-1D Case 1): the flame speed s_L is
+the trainable eigenvalue. Parameter names and defaults follow PROBLEMS.md.
+
+In xi = x / L and theta = (T - T_in) / (T_max - T_in) the energy equation
+lambda T'' - rho_in s cp T' + q_F omega = 0 reads
+
+    theta'' - Pe theta' + D omega = 0,   Pe = rho_in s cp L / lambda,   D = q_F L^2 / (lambda (T_max - T_in)),
+
+with theta(0) = 0 and theta'(0) = g = G L / (T_max - T_in). The temperature rises monotonically,
+so the network represents the gradient as a function of the temperature (the phase plane),
+q(theta) = dtheta/dxi, and the equation becomes first order:
+
+    q dq/dtheta - Pe q + D omega(theta, s) = 0,   q(0) = g,   q(1) = 0.
+
+s is the value for which the trajectory leaving the inlet with gradient g reaches the burnt state
+and nothing else: a smaller s turns back before the fuel is used up, a larger one overshoots. The
+failure modes of the x-space form are gone by construction: T stays between T_in and T_max (theta
+is the coordinate), there is no front position to find (flashback and blow-off are not
+representable), and the translation of the profile is fixed by q(0) = g exactly.
+
+The trial function, with eta in [0, 1] stretched towards the burnt end, theta = 1 - (1 - eta)^K:
+
+    q = g (1 - theta)^a (1 + Pe theta / g) exp(N(eta) - N(0)),
+
+a = nu (reaction order) for nu >= 1, (1 + nu) / 2 below: the exponent with which q vanishes at
+the burnt end (convection balancing reaction, or diffusion balancing it); the middle factor is the
+exact preheat solution q = g + Pe theta at the current speed, so the steep start of log q
+(a factor ~10 within theta < 0.01) needs nothing from the network; N is the network. The residual is taken
+relative to the size of its terms, (q q' - Pe q + D omega) / (Pe q + D omega), which is O(1)
+everywhere from the preheat zone to the far burnt tail.
+
+The finite domain's condition T'(L) = 0 only bends the last few percent of the burnt tail; it
+moves s by ~1e-10 at the defaults (measured against the finite-difference reference, which keeps
+it). T(x) follows from x(theta) = L int_0^theta dtheta' / q by quadrature.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from scipy.interpolate import CubicHermiteSpline
+from torch import nn
+
+from pinn.errors import ConfigError
+from pinn.jets import Jet
+from pinn.nets import MLP
+from pinn.problems.base import Problem, check_number
+from pinn.problems.registry import register
+
+GAS_CONSTANT = 8.3145  # J/mol/K, as in the FlamePINN-1D setup
+STRETCH = 4  # K in theta = 1 - (1 - eta)^K
+
+PARAMETERS = {  # name: (lowest allowed, inclusive?, what)
+    "phi": (0.0, False, "equivalence ratio"),
+    "T_in": (0.0, False, "inlet temperature in K"),
+    "pressure": (0.0, False, "pressure in Pa"),
+    "L": (0.0, False, "domain length in m"),
+    "inlet_gradient": (0.0, False, "temperature gradient at the inlet in K/m"),
+    "conductivity": (0.0, False, "thermal conductivity in W/m/K"),
+    "cp": (0.0, False, "heat capacity in J/kg/K"),
+    "heat_release": (0.0, False, "heat of reaction in J/kg of fuel"),
+    "molar_mass": (0.0, False, "molar mass in kg/mol"),
+    "pre_exponential": (0.0, False, "pre-exponential factor A"),
+    "activation_energy": (0.0, True, "activation energy in J/mol"),
+    "reaction_order": (0.0, False, "overall reaction order nu"),
+}
+
+
+class FlameModel(nn.Module):
+    """N(eta) and the flame speed s = s_0 exp(log_speed)."""
+
+    def __init__(self, net: MLP, s0: float):
+        super().__init__()
+        self.net = net
+        self.register_buffer("s0", torch.tensor(float(s0), dtype=torch.float64))
+        self.log_speed = nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    @property
+    def speed(self) -> torch.Tensor:
+        return self.s0 * torch.exp(self.log_speed)
+
+
+class FlameEquations:
+    """The physics of PROBLEMS.md for torch tensors: velocity, density, fuel, reaction rate."""
+
+    def __init__(self, **values: float):
+        for name in PARAMETERS:
+            setattr(self, name, values[name])
+
+    @property
+    def R_g(self) -> float:
+        return GAS_CONSTANT / self.molar_mass
+
+    @property
+    def rho_in(self) -> float:
+        return self.pressure / (self.R_g * self.T_in)
+
+    @property
+    def Y_in(self) -> float:
+        return self.phi / (self.phi + 4.0)
+
+    @property
+    def rise(self) -> float:
+        """T_max - T_in: the temperature rise when all fuel burns."""
+        return self.heat_release * self.Y_in / self.cp
+
+    @property
+    def T_max(self) -> float:
+        return self.T_in + self.rise
+
+    def velocity(self, T, s):
+        """Subsonic root of u^2 - c u + R_g T = 0, c = s + R_g T_in / s, written without cancellation."""
+        c = s + self.R_g * self.T_in / s
+        disc = c * c - 4.0 * self.R_g * T
+        disc = disc.clamp_min(0.0) if isinstance(disc, torch.Tensor) else np.maximum(disc, 0.0)
+        return 2.0 * self.R_g * T / (c + disc**0.5)
+
+    def density(self, T, s):
+        return self.rho_in * s / self.velocity(T, s)
+
+    def fuel(self, T):
+        return self.Y_in + self.cp * (self.T_in - T) / self.heat_release
+
+    def rate(self, T, burnt_fraction_left, s):
+        """omega = A exp(-E_a / (R T)) (rho Y_F)^nu with Y_F = Y_in (1 - theta) given as its factor."""
+        xp = torch if isinstance(T, torch.Tensor) else np
+        rho = self.density(T, s)
+        return (self.pre_exponential * xp.exp(-self.activation_energy / (GAS_CONSTANT * T))
+                * (rho * self.Y_in * burnt_fraction_left) ** self.reaction_order)
+
+    def speed_estimate(self) -> float:
+        """Zel'dovich-Frank-Kamenetskii: s^2 = 2 lambda q_F int omega dT / (rho_in cp (T_max - T_in))^2,
+        with the low-Mach density rho = rho_in T_in / T. Only a starting point (it is ~35% low here)."""
+        T = np.linspace(self.T_in, self.T_max, 4001)
+        left = (self.T_max - T) / self.rise
+        omega = (self.pre_exponential * np.exp(-self.activation_energy / (GAS_CONSTANT * T))
+                 * (self.rho_in * self.T_in / T * self.Y_in * left) ** self.reaction_order)
+        integral = float(np.sum(0.5 * (omega[1:] + omega[:-1]) * np.diff(T)))
+        return math.sqrt(2.0 * self.conductivity * self.heat_release * integral) / (self.rho_in * self.cp * self.rise)
+
+
+@register("flame_fpp")
+class FreelyPropagatingFlame(Problem):
+    stages = ("solve",)
+
+    def __init__(self, phi: float = 0.42, T_in: float = 298.0, pressure: float = 101325.0, L: float = 1.5e-3,
+                 inlet_gradient: float = 1.0e5, conductivity: float = 0.026, cp: float = 1000.0,
+                 heat_release: float = 5.0e7, molar_mass: float = 28.97e-3, pre_exponential: float = 1.4e8,
+                 activation_energy: float = 1.214172e5, reaction_order: float = 1.6):
+        given = locals()
+        values = {name: check_number(name, given[name], low=low, low_inclusive=inclusive, what=what)
+                  for name, (low, inclusive, what) in PARAMETERS.items()}
+        self.parameters = values
+        self.physics = FlameEquations(**values)
+        p = self.physics
+        if not math.isfinite(p.T_max) or not math.isfinite(p.rho_in):
+            raise ConfigError(f"problem parameters give a non-finite adiabatic temperature ({p.T_max:g} K) "
+                              f"or inlet density ({p.rho_in:g} kg/m^3); check heat_release, cp, pressure")
+        s0 = p.speed_estimate()
+        if not (math.isfinite(s0) and s0 > 0):
+            raise ConfigError(f"flame_fpp: the reaction rate is zero or not finite over [T_in, T_max] = "
+                              f"[{p.T_in:g}, {p.T_max:g}] K, so no flame exists; check pre_exponential, "
+                              f"activation_energy and reaction_order")
+        self.s0 = s0
+        self.exponent = p.reaction_order if p.reaction_order >= 1.0 else 0.5 * (1.0 + p.reaction_order)
+
+    # ----- scales --------------------------------------------------------------------------------
+    @property
+    def gradient(self) -> float:
+        """g = theta'(0)."""
+        return self.physics.inlet_gradient * self.physics.L / self.physics.rise
+
+    def peclet(self, s):
+        p = self.physics
+        return p.rho_in * s * p.cp * p.L / p.conductivity
+
+    @property
+    def damkohler(self) -> float:
+        p = self.physics
+        return p.heat_release * p.L**2 / (p.conductivity * p.rise)
+
+    # ----- trial function ------------------------------------------------------------------------
+    def build_model(self, width: int, depth: int, activation: str) -> FlameModel:
+        net = MLP(1, 1, width, depth, activation)
+        with torch.no_grad():
+            net.layers[-1].weight.mul_(0.1)
+        return FlameModel(net, self.s0)
+
+    def phase_plane(self, model: FlameModel, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """theta, q = dtheta/dxi and dq/dtheta at eta (see the module docstring)."""
+        g, a, K = self.gradient, self.exponent, STRETCH
+        x = Jet.variable(eta)
+        N = model.net.jet((x * 2.0 - 1.0).unsqueeze(-1)).squeeze(-1)
+        N0 = model.net(eta.new_tensor([[-1.0]]))[0, 0]
+        left = 1.0 - eta
+        theta = 1.0 - left**K
+        dtheta = K * left ** (K - 1)
+        pe = self.peclet(model.speed)
+        log_q = math.log(g) + a * K * torch.log(left) + torch.log1p(pe * theta / g) + N.value - N0
+        dlog_q = -a * K / left + pe * dtheta / (g + pe * theta) + N.d1
+        q = torch.exp(log_q)
+        return theta, q, q * dlog_q / dtheta
+
+    def residual(self, model: FlameModel, eta: torch.Tensor) -> torch.Tensor:
+        """(q q' - Pe q + D omega) / (Pe q + D omega)."""
+        p = self.physics
+        theta, q, dq = self.phase_plane(model, eta)
+        s = model.speed
+        T = p.T_in + p.rise * theta
+        source = self.damkohler * p.rate(T, (1.0 - eta) ** STRETCH, s)
+        convection = self.peclet(s) * q
+        return (q * dq - convection + source) / (convection + source)
+
+    # ----- training interface --------------------------------------------------------------------
+    def collocation(self, n_points: int, device, dtype, generator: torch.Generator | None = None) -> dict[str, Any]:
+        """Composite Gauss-Legendre in eta: 16 equal pieces, each cut at a random point when a
+        generator is given (fresh nodes every step)."""
+        eta, w = composite_gauss(n_points, generator)
+        return {"eta": torch.as_tensor(eta, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
+
+    def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        return {"residual": self.residual(model, batch["eta"]) * batch["w"].sqrt()}
+
+    def observables(self, model: FlameModel) -> dict[str, torch.Tensor]:
+        return {"s_L": model.speed.detach()}
+
+    # ----- fields in x -----------------------------------------------------------------------------
+    def temperature(self, model: FlameModel, x: np.ndarray, cells: int = 4000) -> np.ndarray:
+        """T(x) from x(eta) = L int_0^eta theta'(eta) / q deta: composite 8-point Gauss per cell,
+        then cubic Hermite interpolation of eta(x) with the exact slope q / (L theta'(eta))."""
+        p = self.physics
+        param = next(model.parameters())
+        edges = np.linspace(0.0, 1.0, cells + 1)[:-1]  # q vanishes at eta = 1
+        nodes, weights = np.polynomial.legendre.leggauss(8)
+        h = edges[1] - edges[0]
+        gauss = (edges[:, None] + 0.5 * h * (nodes + 1.0)).ravel()
+        with torch.no_grad():
+            pts = torch.as_tensor(np.concatenate([edges, gauss]), device=param.device, dtype=param.dtype)
+            _, q, _ = self.phase_plane(model, pts)
+        q = q.double().cpu().numpy()
+        q_edges, q_gauss = q[: edges.size], q[edges.size:].reshape(edges.size, 8)
+        slope_gauss = STRETCH * (1.0 - gauss.reshape(edges.size, 8)) ** (STRETCH - 1) / q_gauss
+        x_edges = p.L * np.concatenate([[0.0], np.cumsum(0.5 * h * slope_gauss @ weights)])[:-1]
+        keep = np.isfinite(x_edges) & (np.concatenate([[True], np.diff(x_edges) > 0]))
+        x_edges, eta_edges, q_edges = x_edges[keep], edges[keep], q_edges[keep]
+        deta_dx = q_edges / (p.L * STRETCH * (1.0 - eta_edges) ** (STRETCH - 1))
+        eta_of_x = CubicHermiteSpline(x_edges, eta_edges, deta_dx, extrapolate=False)
+        eta = eta_of_x(np.clip(x, 0.0, None))
+        eta = np.where(np.asarray(x) > x_edges[-1], 1.0, eta)  # beyond the last node: burnt
+        return p.T_in + p.rise * (1.0 - (1.0 - eta) ** STRETCH)
+
+    def fields(self, model: FlameModel, x: np.ndarray) -> dict[str, np.ndarray]:
+        """T, u, Y_F and omega at x (numpy)."""
+        p = self.physics
+        s = float(model.speed.detach())
+        T = self.temperature(model, x)
+        left = np.clip((p.T_max - T) / p.rise, 0.0, 1.0)
+        return {"T": T, "u": p.velocity(T, s), "Y_F": p.Y_in * left, "omega": p.rate(T, left, s)}
+
+
+def composite_gauss(n_points: int, generator: torch.Generator | None = None, pieces: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of a composite Gauss-Legendre rule on [0, 1]."""
+    edges = np.linspace(0.0, 1.0, pieces + 1)
+    bounds = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if generator is None:
+            bounds.append((lo, hi))
+        else:
+            cut = lo + (hi - lo) * (0.2 + 0.6 * float(torch.rand((), generator=generator, dtype=torch.float64)))
+            bounds += [(lo, cut), (cut, hi)]
+    per = max(2, n_points // len(bounds))
+    nodes, weights = np.polynomial.legendre.leggauss(per)
+    eta = np.concatenate([0.5 * (hi - lo) * nodes + 0.5 * (hi + lo) for lo, hi in bounds])
+    w = np.concatenate([0.5 * (hi - lo) * weights for lo, hi in bounds])
+    return eta, w

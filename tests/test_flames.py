@@ -1,0 +1,102 @@
+"""The flame PINN: its physics against the reference's independent implementation, the phase-plane
+equation on the converged reference profile, a short real training run, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pinn.config import compose_config
+from pinn.problems import build_problem
+from pinn.reference import flame as F
+from pinn.run import run
+
+from conftest import run_cli
+
+QUICK = ["trainer.progress=none", "trainer.phases.solve.steps=150", "model.width=20", "trainer.collocation_points=192"]
+
+
+@pytest.fixture(scope="module")
+def default_flame():
+    return F.solve_converged(F.FlameParameters())
+
+
+@pytest.mark.parametrize("params", [{}, {"phi": 0.5, "T_in": 400.0, "pressure": 3e5}])
+def test_torch_physics_matches_the_reference_implementation(params):
+    problem = build_problem({"name": "flame_fpp", **params})
+    p = F.FlameParameters(**params)
+    rng = np.random.default_rng(0)
+    T = rng.uniform(p.T_in, p.T_max, 200)
+    s = rng.uniform(0.05, 2.0, 200)
+    eq = problem.physics
+    left = (p.T_max - T) / (p.T_max - p.T_in)
+    Tt, st, lt = (torch.tensor(v) for v in (T, s, left))
+    np.testing.assert_allclose(eq.velocity(Tt, st).numpy(), F.velocity(p, T, s), rtol=1e-12)
+    np.testing.assert_allclose(eq.rate(Tt, lt, st).numpy(), F.reaction_rate(p, T, s), rtol=1e-9)
+    assert eq.T_max == pytest.approx(p.T_max, rel=1e-14)
+
+
+def test_phase_plane_equation_holds_on_the_reference_profile(default_flame):
+    """q dq/dtheta - Pe q + D omega = 0 with q = dtheta/dxi, evaluated on the converged FD profile by
+    finite differences, relative to the size of its terms (the PINN's residual), where the flame is."""
+    problem = build_problem({"name": "flame_fpp"})
+    p = F.FlameParameters()
+    fd = default_flame.finest
+    xi = fd.x / p.L
+    theta = (fd.T - p.T_in) / (p.T_max - p.T_in)
+    q = np.gradient(theta, xi, edge_order=2)
+    inside = (xi > 0.01) & (xi < 0.9)
+    dq = (np.gradient(q, xi, edge_order=2)[inside] / q[inside])
+    s = default_flame.s
+    convection = problem.peclet(s) * q[inside]
+    source = problem.damkohler * F.reaction_rate(p, fd.T[inside], s)
+    relative = (q[inside] * dq - convection + source) / (convection + source)
+    assert np.max(np.abs(relative)) < 1e-4
+    # and the inlet gradient is the anchoring condition g
+    assert q[0] == pytest.approx(problem.gradient, rel=1e-6)
+
+
+def test_short_training_lands_near_the_reference(tmp_path):
+    metrics = run(compose_config(["problem=flame_fpp"] + QUICK), out_dir=tmp_path)
+    assert metrics["status"] == "ok"
+    assert metrics["reference_eigenvalues"][0] == pytest.approx(0.29278611, rel=1e-7)
+    assert metrics["relative_errors"][0] < 2e-3
+    assert metrics["field_l2_errors"]["T"] < 1e-2
+    for name in ("metrics.json", "history.csv", "solution.npz", "fields.png", "error.png", "losses.png",
+                 "flame_speed.png", "checkpoint.pt"):
+        assert (tmp_path / name).is_file(), name
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("eigenvalues", "reference_eigenvalues", "relative_errors", "field_l2_errors",
+                "reference_error_estimate", "train_seconds", "steps", "versions"):
+        assert key in saved, key
+
+
+def test_temperature_reconstruction_is_consistent_with_the_phase_plane(tmp_path):
+    """T(x) from x(theta) = L int dtheta / q: its slope at the inlet is G and it is monotone."""
+    problem = build_problem({"name": "flame_fpp"})
+    torch.manual_seed(0)
+    model = problem.build_model(8, 2, "tanh").double()
+    p = problem.physics
+    h = 1e-7 * p.L
+    T = problem.temperature(model, np.array([0.0, h, 2 * h]))
+    slope = (-3 * T[0] + 4 * T[1] - T[2]) / (2 * h)
+    assert T[0] == pytest.approx(p.T_in, abs=1e-9)
+    assert slope == pytest.approx(p.inlet_gradient, rel=1e-5)
+    x = np.linspace(0.0, p.L, 500)
+    assert np.all(np.diff(problem.temperature(model, x)) >= 0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("problem.phi=0", "problem.phi=0 must be > 0"),
+    ("problem.phi=-0.4", "problem.phi=-0.4 must be > 0"),
+    ("problem.T_in=0", "problem.T_in=0 must be > 0"),
+    ("problem.L=-1e-3", "problem.L=-0.001 must be > 0"),
+    ("problem.L=nan", "problem.L=nan must be a finite number"),
+    ("problem.L=2e-4", "increase L"),
+])
+def test_bad_flame_input_is_one_line(override, message, tmp_path):
+    code, _, err = run_cli(["problem=flame_fpp", override, "trainer.progress=none"], tmp_path)
+    err = err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
