@@ -90,6 +90,12 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
     }
     if not finite:
         metrics["status_detail"] = "the trained model gives non-finite fields"
+    if model.unknown_names:
+        truth = {"s_L": ref.s, **{name: problem.parameters[name] for name in model.unknown_names}}
+        inferred = {"s_L": s, **{name: float(model.unknown(name).detach()) for name in model.unknown_names}}
+        metrics["inferred"] = {name: {"value": inferred[name], "true": truth[name],
+                                      "relative_error": abs(inferred[name] / truth[name] - 1.0)} for name in truth}
+        metrics["observations"] = problem.data.source
     arrays = {
         "x": x,
         **{name: value for name, value in fields.items()},
@@ -100,4 +106,6 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
         "eigenvalues": np.array([s]),
         "reference_eigenvalues": np.array([ref.s]),
     }
+    if model.unknown_names:
+        arrays.update(obs_x=problem.data.x, obs_T=problem.data.T, obs_u=problem.data.u)
     return metrics, arrays

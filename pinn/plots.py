@@ -97,6 +97,8 @@ def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
     for ax, (key, label) in zip(axes, FLAME_FIELDS):
         ax.plot(x_mm, solution[key], lw=2, label="PINN")
         ax.plot(x_mm, solution[f"{key}_ref"], "--", color="k", lw=1, label="reference")
+        if f"obs_{key}" in solution:
+            ax.plot(solution["obs_x"] * 1e3, solution[f"obs_{key}"], "o", color="C3", ms=5, label="observations")
         ax.set_ylabel(label)
     for ax in axes[2:]:
         ax.set_xlabel("x (mm)")

@@ -169,6 +169,9 @@ def summary(metrics: Mapping[str, Any], out: Path) -> str:
         lines.append(f"  s_L = {s:.10g} m/s   reference = {ref:.10g} m/s ({metrics['reference_source']}, "
                      f"error estimate {metrics['reference_error_estimate']:.1e})   relative error = {err:.2e}")
         lines.append(f"  relative L2 field errors: {fields}")
+        for name, item in metrics.get("inferred", {}).items():
+            lines.append(f"  inferred {name} = {item['value']:.8g}   true = {item['true']:.8g}   "
+                         f"relative error = {item['relative_error']:.2e}")
     for j, (E, ref, err, rq, l2) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
                                                   metrics["relative_errors"], metrics.get("rayleigh_quotients", []),
                                                   metrics.get("wavefunction_l2_errors", []))):

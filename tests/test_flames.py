@@ -50,7 +50,7 @@ def test_phase_plane_equation_holds_on_the_reference_profile(default_flame):
     dq = (np.gradient(q, xi, edge_order=2)[inside] / q[inside])
     s = default_flame.s
     convection = problem.peclet(s) * q[inside]
-    source = problem.damkohler * F.reaction_rate(p, fd.T[inside], s)
+    source = problem.damkohler() * F.reaction_rate(p, fd.T[inside], s)
     relative = (q[inside] * dq - convection + source) / (convection + source)
     assert np.max(np.abs(relative)) < 1e-4
     # and the inlet gradient is the anchoring condition g
@@ -100,3 +100,46 @@ def test_bad_flame_input_is_one_line(override, message, tmp_path):
     err = err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+
+
+def test_inverse_recovers_parameters_from_noise_free_data(tmp_path):
+    metrics = run(compose_config(["problem=flame_fpp_inverse", "problem.noise=0", "trainer.progress=none",
+                                  "trainer.phases.solve.steps=150", "model.width=20",
+                                  "trainer.collocation_points=192"]), out_dir=tmp_path)
+    inferred = metrics["inferred"]
+    assert inferred["s_L"]["relative_error"] < 2e-3
+    assert inferred["conductivity"]["relative_error"] < 2e-2
+    assert inferred["activation_energy"]["relative_error"] < 2e-2
+    # started far away: 0.04 W/m/K and 1.0e5 J/mol
+    assert inferred["conductivity"]["true"] == 0.026
+    assert (tmp_path / "fields.png").is_file()
+
+
+def test_observations_from_a_csv_file(tmp_path):
+    from pinn.observations import read_csv
+
+    path = tmp_path / "obs.csv"
+    path.write_text("x,T,u\n0,298,0.29\n0.0005,1500,1.4\n0.001,4990,4.9\n")
+    data = read_csv(str(path), 1.5e-3)
+    np.testing.assert_array_equal(data.T, [298, 1500, 4990])
+    problem = build_problem({"name": "flame_fpp_inverse", "observations": str(path)})
+    assert problem.data.x.size == 3
+    assert problem.speed_from_data(problem.data) == pytest.approx(np.median(data.u * 298 / data.T))
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    ("x,T\n0,298\n1e-4,300\n2e-4,310\n", "no column 'u'"),
+    ("x,T,u\n0,298,0.3\n1e-4,abc,0.3\n2e-4,310,0.3\n", "line 3: T='abc' is not a number"),
+    ("x,T,u\n0,298,0.3\n", "at least 3"),
+    ("x,T,u\n0,298,0.3\n1,300,0.3\n2,310,0.3\n", "x must lie in [0, L]"),
+])
+def test_unreadable_observations_are_one_line(content, message, tmp_path):
+    path = tmp_path / "obs.csv"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = run_cli(["problem=flame_fpp_inverse", f"problem.observations={path}", "trainer.progress=none"],
+                           tmp_path / "run")
+    lines = err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines

@@ -70,17 +70,29 @@ PARAMETERS = {  # name: (lowest allowed, inclusive?, what)
 
 
 class FlameModel(nn.Module):
-    """N(eta) and the flame speed s = s_0 exp(log_speed)."""
+    """N(eta), the flame speed s = s_0 exp(log_speed), and any other unknown physical parameter
+    p = p_0 exp(log_p) (the inverse problem's conductivity and activation energy)."""
 
-    def __init__(self, net: MLP, s0: float):
+    def __init__(self, net: MLP, s0: float, unknowns: Mapping[str, float] | None = None):
         super().__init__()
         self.net = net
         self.register_buffer("s0", torch.tensor(float(s0), dtype=torch.float64))
         self.log_speed = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        self.unknown_names = tuple(unknowns or {})
+        for name, start in (unknowns or {}).items():
+            self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
+            setattr(self, f"log_{name}", nn.Parameter(torch.zeros((), dtype=torch.float64)))
 
     @property
     def speed(self) -> torch.Tensor:
         return self.s0 * torch.exp(self.log_speed)
+
+    def unknown(self, name: str) -> torch.Tensor:
+        return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
+
+    def value(self, name: str, known: float):
+        """The trained value of a physical parameter if it is unknown, else the known one."""
+        return self.unknown(name) if name in self.unknown_names else known
 
 
 class FlameEquations:
@@ -124,11 +136,12 @@ class FlameEquations:
     def fuel(self, T):
         return self.Y_in + self.cp * (self.T_in - T) / self.heat_release
 
-    def rate(self, T, burnt_fraction_left, s):
+    def rate(self, T, burnt_fraction_left, s, activation_energy=None):
         """omega = A exp(-E_a / (R T)) (rho Y_F)^nu with Y_F = Y_in (1 - theta) given as its factor."""
         xp = torch if isinstance(T, torch.Tensor) else np
         rho = self.density(T, s)
-        return (self.pre_exponential * xp.exp(-self.activation_energy / (GAS_CONSTANT * T))
+        E_a = self.activation_energy if activation_energy is None else activation_energy
+        return (self.pre_exponential * xp.exp(-E_a / (GAS_CONSTANT * T))
                 * (rho * self.Y_in * burnt_fraction_left) ** self.reaction_order)
 
     def speed_estimate(self) -> float:
@@ -173,14 +186,13 @@ class FreelyPropagatingFlame(Problem):
         """g = theta'(0)."""
         return self.physics.inlet_gradient * self.physics.L / self.physics.rise
 
-    def peclet(self, s):
+    def peclet(self, s, conductivity=None):
         p = self.physics
-        return p.rho_in * s * p.cp * p.L / p.conductivity
+        return p.rho_in * s * p.cp * p.L / (p.conductivity if conductivity is None else conductivity)
 
-    @property
-    def damkohler(self) -> float:
+    def damkohler(self, conductivity=None):
         p = self.physics
-        return p.heat_release * p.L**2 / (p.conductivity * p.rise)
+        return p.heat_release * p.L**2 / ((p.conductivity if conductivity is None else conductivity) * p.rise)
 
     # ----- trial function ------------------------------------------------------------------------
     def build_model(self, width: int, depth: int, activation: str) -> FlameModel:
@@ -198,7 +210,7 @@ class FreelyPropagatingFlame(Problem):
         left = 1.0 - eta
         theta = 1.0 - left**K
         dtheta = K * left ** (K - 1)
-        pe = self.peclet(model.speed)
+        pe = self.peclet(model.speed, model.value("conductivity", self.physics.conductivity))
         log_q = math.log(g) + a * K * torch.log(left) + torch.log1p(pe * theta / g) + N.value - N0
         dlog_q = -a * K / left + pe * dtheta / (g + pe * theta) + N.d1
         q = torch.exp(log_q)
@@ -209,9 +221,11 @@ class FreelyPropagatingFlame(Problem):
         p = self.physics
         theta, q, dq = self.phase_plane(model, eta)
         s = model.speed
+        conductivity = model.value("conductivity", p.conductivity)
         T = p.T_in + p.rise * theta
-        source = self.damkohler * p.rate(T, (1.0 - eta) ** STRETCH, s)
-        convection = self.peclet(s) * q
+        rate = p.rate(T, (1.0 - eta) ** STRETCH, s, model.value("activation_energy", p.activation_energy))
+        source = self.damkohler(conductivity) * rate
+        convection = self.peclet(s, conductivity) * q
         return (q * dq - convection + source) / (convection + source)
 
     # ----- training interface --------------------------------------------------------------------
@@ -252,13 +266,37 @@ class FreelyPropagatingFlame(Problem):
         eta = np.where(np.asarray(x) > x_edges[-1], 1.0, eta)  # beyond the last node: burnt
         return p.T_in + p.rise * (1.0 - (1.0 - eta) ** STRETCH)
 
+    def temperature_at(self, model: FlameModel, x: torch.Tensor, cells: int = 128) -> torch.Tensor:
+        """T at the points x as a differentiable function of the model (for data misfits): the
+        cumulative 4-point Gauss quadrature of x(eta) on a grid graded towards both ends of eta,
+        and cubic Hermite interpolation of eta(x) in the cell that holds each point."""
+        p = self.physics
+        t = torch.linspace(0.0, 1.0 - 1.0 / cells, cells, device=x.device, dtype=x.dtype)
+        edges = t * t * (3.0 - 2.0 * t)
+        h = edges[1:] - edges[:-1]
+        nodes, weights = (torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in np.polynomial.legendre.leggauss(4))
+        gauss = (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1)
+        _, q, _ = self.phase_plane(model, torch.cat([edges, gauss]))
+        q_edges, q_gauss = q[:cells], q[cells:].reshape(cells - 1, 4)
+        slope = STRETCH * (1.0 - gauss.reshape(cells - 1, 4)) ** (STRETCH - 1) / q_gauss
+        X = p.L * torch.cat([x.new_zeros(1), torch.cumsum(0.5 * h * (slope @ weights), 0)])
+        deta_dx = q_edges / (p.L * STRETCH * (1.0 - edges) ** (STRETCH - 1))
+        k = (torch.searchsorted(X.detach(), x.detach()) - 1).clamp(0, cells - 2)
+        width = X[k + 1] - X[k]
+        tau = ((x - X[k]) / width).clamp(0.0, 1.0)
+        eta = ((2 * tau**3 - 3 * tau**2 + 1) * edges[k] + (tau**3 - 2 * tau**2 + tau) * width * deta_dx[k]
+               + (-2 * tau**3 + 3 * tau**2) * edges[k + 1] + (tau**3 - tau**2) * width * deta_dx[k + 1])
+        eta = torch.where(x > X[-1], torch.ones_like(eta), eta)
+        return p.T_in + p.rise * (1.0 - (1.0 - eta) ** STRETCH)
+
     def fields(self, model: FlameModel, x: np.ndarray) -> dict[str, np.ndarray]:
         """T, u, Y_F and omega at x (numpy)."""
         p = self.physics
         s = float(model.speed.detach())
         T = self.temperature(model, x)
         left = np.clip((p.T_max - T) / p.rise, 0.0, 1.0)
-        return {"T": T, "u": p.velocity(T, s), "Y_F": p.Y_in * left, "omega": p.rate(T, left, s)}
+        E_a = float(torch.as_tensor(model.value("activation_energy", p.activation_energy)).detach())
+        return {"T": T, "u": p.velocity(T, s), "Y_F": p.Y_in * left, "omega": p.rate(T, left, s, E_a)}
 
 
 def composite_gauss(n_points: int, generator: torch.Generator | None = None, pieces: int = 16) -> tuple[np.ndarray, np.ndarray]:
