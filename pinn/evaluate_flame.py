@@ -71,7 +71,8 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
     eta = torch.linspace(0.0, 1.0, 2001, device=param.device, dtype=param.dtype)[1:-1]
     with torch.no_grad():
         residual = problem.residual(model, eta).double().cpu().numpy()
-        theta, q, _ = problem.phase_plane(model, eta)
+        pp = problem.phase_plane(model, eta)
+        theta, q = pp.theta, pp.q
     metrics: dict[str, Any] = {
         "eigenvalue_name": "s_L",
         "eigenvalue_unit": "m/s",

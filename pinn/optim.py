@@ -23,7 +23,8 @@ from torch.func import functional_call, jacfwd, jacrev
 class LevenbergMarquardt:
     def __init__(self, module: nn.Module, residual: Callable[[], torch.Tensor], damping: float = 1e-3,
                  geodesic: bool = True, max_tries: int = 12, scale_floor: float = 1e-12):
-        """`residual()` evaluates the residual vector with the module's current parameters.
+        """`residual()` evaluates the residual vector with the module's current parameters, or a
+        list of blocks of it (their Jacobians are then taken one block at a time).
 
         `scale_floor` bounds Marquardt's scaling from below at that fraction of its largest entry:
         parameters the residual barely sees (a network whose output layer starts small) would
@@ -47,8 +48,22 @@ class LevenbergMarquardt:
             i += p.numel()
         return out
 
+    def _blocks_at(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        out = functional_call(self.module, self._unflat(theta), (), {"residual_fn": self.residual_fn})
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
     def _residual_at(self, theta: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.module, self._unflat(theta), (), {"residual_fn": self.residual_fn})
+        return torch.cat([b.reshape(-1) for b in self._blocks_at(theta)])
+
+    def _jacobian(self, theta: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+        """Block by block (a block only back-propagates through its own part of the graph); forward
+        mode costs one pass per parameter, reverse one per residual: each block takes the cheaper."""
+        blocks = []
+        for i, rows in enumerate(sizes):
+            def block(th, i=i):
+                return self._blocks_at(th)[i].reshape(-1)
+            blocks.append((jacfwd if rows > theta.numel() else jacrev)(block)(theta).detach())
+        return torch.cat(blocks)
 
     def _solver(self, J: torch.Tensor, diag: torch.Tensor, lam: float):
         """Returns rhs -> -(J^T J + lam D)^-1 J^T rhs, factorized once for this lam."""
@@ -78,10 +93,10 @@ class LevenbergMarquardt:
         lam *= max(1/3, 1 - (2 rho - 1)^3) after an accepted step, lam *= nu, nu *= 2 after a rejection.
         """
         theta = self._flat()
-        r = self._residual_at(theta).detach()
+        blocks = [b.detach().reshape(-1) for b in self._blocks_at(theta)]
+        r = torch.cat(blocks)
         loss = float(r @ r)
-        # forward mode costs one pass per parameter, reverse one per residual: take the cheaper
-        J = (jacfwd if r.numel() > theta.numel() else jacrev)(self._residual_at)(theta).detach()
+        J = self._jacobian(theta, [b.numel() for b in blocks])
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)
         nu = 2.0
@@ -135,5 +150,5 @@ class ResidualModule(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, residual_fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def forward(self, residual_fn: Callable[[], torch.Tensor | list[torch.Tensor]]):
         return residual_fn()

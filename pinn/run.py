@@ -114,6 +114,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
             on_row=fan_out(history, board),
             seed=settings.seed,
             resume=checkpoint,
+            on_phase_start=lambda stage: problem.start_stage(model, stage),
         )
     except DivergenceError:
         write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged",

@@ -104,10 +104,12 @@ class Trainer:
     def fit(self, model: nn.Module, loss_fn: LossFn, sample: Sampler,
             observables: Callable[[], Mapping[str, torch.Tensor]],
             on_row: Callable[[dict[str, Any]], None] | None = None, seed: int = 0,
-            resume: Mapping[str, Any] | None = None) -> TrainResult:
+            resume: Mapping[str, Any] | None = None,
+            on_phase_start: Callable[[str], None] | None = None) -> TrainResult:
         """Run every phase. `sample(None)` gives the fixed collocation set, `sample(generator)` a
         random draw (used every step of a resampling phase); `loss_fn(stage, batch)` the terms.
-        `resume` is a checkpoint: training continues after its step, from its exact state."""
+        `resume` is a checkpoint: training continues after its step, from its exact state.
+        `on_phase_start(stage)` runs before a phase begins afresh."""
         params = [p for p in model.parameters() if p.requires_grad]
         self.sample = sample
         self.fixed_batch = sample(None)
@@ -134,6 +136,8 @@ class Trainer:
                 if phase.steps == 0:
                     continue
                 within = resume if resume is not None and index == int(resume["phase_index"]) else None
+                if within is None and on_phase_start is not None:
+                    on_phase_start(phase.stage)
                 done = self._run_phase(index, model, params, loss_fn, observables, on_row, result, start,
                                        bar, within)
                 result.phase_steps[phase.name] = done
@@ -197,7 +201,7 @@ class Trainer:
             if scalars:
                 raise ConfigError(f"trainer phase {phase.name}: optimizer lm needs least-squares terms, "
                                   f"but stage {phase.stage!r} has the scalar term {scalars[0]!r}; use adam")
-            return torch.cat([v.reshape(-1) for v in terms.values()])
+            return [v.reshape(-1) for v in terms.values()]
 
         return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
                                   geodesic=phase.geodesic, scale_floor=phase.scale_floor), None

@@ -37,6 +37,9 @@ class Problem(ABC):
     def observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """Scalars worth logging during training (the eigenvalues)."""
 
+    def start_stage(self, model: nn.Module, stage: str) -> None:
+        """Called when a training phase of this stage begins afresh (not on resuming inside it)."""
+
 
 def check_number(key: str, value: Any, *, low: float | None = None, high: float | None = None,
                  low_inclusive: bool = False, what: str = "") -> float:

@@ -37,6 +37,7 @@ it). T(x) follows from x(theta) = L int_0^theta dtheta' / q by quadrature.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -78,6 +79,14 @@ class FlameModel(nn.Module):
         self.net = net
         self.register_buffer("s0", torch.tensor(float(s0), dtype=torch.float64))
         self.log_speed = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        # the domain end (stage domain_end): theta_L = 1 - gap, turning-point width exp(log_bend),
+        # and a correction network of the collocation coordinate t, zero until that stage
+        self.register_buffer("domain_end", torch.tensor(False))
+        self.end_net = MLP(1, 1, 12, 2, "tanh")
+        with torch.no_grad():
+            self.end_net.layers[-1].weight.zero_()
+        self.log_gap = nn.Parameter(torch.tensor(-5.0, dtype=torch.float64))
+        self.log_bend = nn.Parameter(torch.tensor(-9.0, dtype=torch.float64))
         self.unknown_names = tuple(unknowns or {})
         for name, start in (unknowns or {}).items():
             self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
@@ -87,12 +96,26 @@ class FlameModel(nn.Module):
     def speed(self) -> torch.Tensor:
         return self.s0 * torch.exp(self.log_speed)
 
+    @property
+    def gap(self) -> torch.Tensor:
+        """1 - theta_L, theta_L = theta(x = L)."""
+        return torch.exp(self.log_gap)
+
     def unknown(self, name: str) -> torch.Tensor:
         return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
 
     def value(self, name: str, known: float):
         """The trained value of a physical parameter if it is unknown, else the known one."""
         return self.unknown(name) if name in self.unknown_names else known
+
+
+@dataclass(frozen=True)
+class PhasePlane:
+    theta: torch.Tensor    # (T - T_in) / (T_max - T_in)
+    dtheta: torch.Tensor   # dtheta / deta
+    unburnt: torch.Tensor  # 1 - theta = Y_F / Y_in
+    q: torch.Tensor        # dtheta / dxi
+    dq: torch.Tensor       # dq / dtheta
 
 
 class FlameEquations:
@@ -157,7 +180,7 @@ class FlameEquations:
 
 @register("flame_fpp")
 class FreelyPropagatingFlame(Problem):
-    stages = ("solve",)
+    stages = ("solve", "domain_end")
 
     def __init__(self, phi: float = 0.42, T_in: float = 298.0, pressure: float = 101325.0, L: float = 1.5e-3,
                  inlet_gradient: float = 1.0e5, conductivity: float = 0.026, cp: float = 1000.0,
@@ -201,32 +224,90 @@ class FreelyPropagatingFlame(Problem):
             net.layers[-1].weight.mul_(0.1)
         return FlameModel(net, self.s0)
 
-    def phase_plane(self, model: FlameModel, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """theta, q = dtheta/dxi and dq/dtheta at eta (see the module docstring)."""
-        g, a, K = self.gradient, self.exponent, STRETCH
-        x = Jet.variable(eta)
-        N = model.net.jet((x * 2.0 - 1.0).unsqueeze(-1)).squeeze(-1)
-        N0 = model.net(eta.new_tensor([[-1.0]]))[0, 0]
-        left = 1.0 - eta
-        theta = 1.0 - left**K
-        dtheta = K * left ** (K - 1)
-        pe = self.peclet(model.speed, model.value("conductivity", self.physics.conductivity))
-        log_q = math.log(g) + a * K * torch.log(left) + torch.log1p(pe * theta / g) + N.value - N0
-        dlog_q = -a * K / left + pe * dtheta / (g + pe * theta) + N.d1
-        q = torch.exp(log_q)
-        return theta, q, q * dlog_q / dtheta
+    def phase_plane(self, model: FlameModel, t: torch.Tensor) -> PhasePlane:
+        """theta, dtheta/dt, 1 - theta, q = dtheta/dxi and dq/dtheta at the collocation coordinate t.
 
-    def residual(self, model: FlameModel, eta: torch.Tensor) -> torch.Tensor:
+        Unbounded tail (stage `solve`): eta = t. With the domain end imposed (stage `domain_end`)
+        theta stops at theta_L = 1 - gap, where q = 0 (T'(L) = 0): eta = eta_L (1 - (1 - t)^2)
+        with theta(eta_L) = theta_L, and q carries the factor
+        sqrt(Y_L / (Y_L + delta)) / sqrt(theta_L / (theta_L + delta)), Y_L = theta_L - theta: the
+        square-root approach to a turning point (diffusion against reaction) within a trainable
+        width delta of it, times exp(M(t) - M(0)) with a second network M that starts at zero (the
+        turning point lies within a few percent of t = 1, too close to eta_L for N(eta))."""
+        g, a, K = self.gradient, self.exponent, STRETCH
+        x = Jet.variable(t)
+        end = bool(model.domain_end)
+        if end:
+            root = model.gap ** (1.0 / K)  # 1 - eta_L
+            u = 1.0 - x
+            eta = (1.0 - u * u) * (1.0 - root)
+        else:
+            eta = x
+        N = model.net.jet((eta * 2.0 - 1.0).unsqueeze(-1)).squeeze(-1)
+        N0 = model.net(t.new_tensor([[-1.0]]))[0, 0]
+        pe = self.peclet(model.speed, model.value("conductivity", self.physics.conductivity))
+        left = 1.0 - eta.value
+        unburnt = left**K
+        theta = 1.0 - unburnt
+        dtheta = K * left ** (K - 1) * eta.d1
+        tail, dtail = a * K * torch.log(left), -a * K * eta.d1 / left
+        log_q = math.log(g) + tail + torch.log1p(pe * theta / g) + N.value - N0
+        dlog_q = dtail + pe * dtheta / (g + pe * theta) + N.d1
+        if end:
+            delta = torch.exp(model.log_bend)
+            top = 1.0 - model.gap
+            to_end = model.gap * torch.expm1(K * torch.log1p((1.0 - root) * (1.0 - t) ** 2 / root))  # theta_L - theta
+            log_q = log_q + 0.5 * (torch.log(to_end) - torch.log(to_end + delta) - torch.log(top) + torch.log(top + delta))
+            dlog_q = dlog_q + 0.5 * (dtheta / (to_end + delta) - dtheta / to_end)
+            M = model.end_net.jet((x * 2.0 - 1.0).unsqueeze(-1)).squeeze(-1)
+            log_q = log_q + M.value - model.end_net(t.new_tensor([[-1.0]]))[0, 0]
+            dlog_q = dlog_q + M.d1
+        q = torch.exp(log_q)
+        return PhasePlane(theta, dtheta, unburnt, q, q * dlog_q / dtheta)
+
+    def residual(self, model: FlameModel, t: torch.Tensor) -> torch.Tensor:
         """(q q' - Pe q + D omega) / (Pe q + D omega)."""
         p = self.physics
-        theta, q, dq = self.phase_plane(model, eta)
+        pp = self.phase_plane(model, t)
         s = model.speed
         conductivity = model.value("conductivity", p.conductivity)
-        T = p.T_in + p.rise * theta
-        rate = p.rate(T, (1.0 - eta) ** STRETCH, s, model.value("activation_energy", p.activation_energy))
+        T = p.T_in + p.rise * pp.theta
+        rate = p.rate(T, pp.unburnt, s, model.value("activation_energy", p.activation_energy))
         source = self.damkohler(conductivity) * rate
-        convection = self.peclet(s, conductivity) * q
-        return (q * dq - convection + source) / (convection + source)
+        convection = self.peclet(s, conductivity) * pp.q
+        return (pp.q * pp.dq - convection + source) / (convection + source)
+
+    def length(self, model: FlameModel, cells: int = 128) -> torch.Tensor:
+        """int_0^1 (dtheta/dt) / q dt = x(theta_L) / L (4-point Gauss on a grid graded towards both ends)."""
+        param = model.s0
+        edges = _graded(cells + 1, param)
+        h = edges[1:] - edges[:-1]
+        nodes, weights = (torch.as_tensor(v, device=param.device, dtype=param.dtype)
+                          for v in np.polynomial.legendre.leggauss(4))
+        pp = self.phase_plane(model, (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1))
+        return ((pp.dtheta / pp.q).reshape(cells, 4) @ weights * 0.5 * h).sum()
+
+    def start_stage(self, model: FlameModel, stage: str) -> None:
+        """Entering `domain_end`: theta_L = theta(L) of the unbounded solution, delta from the
+        turning-point balance q^2 = 2 D omega (theta_L - theta) matched to the unbounded q(theta_L).
+        A flame that burns out inside the domain (nu < 1) keeps the unbounded form."""
+        if stage != "domain_end" or bool(model.domain_end):
+            return
+        p = self.physics
+        with torch.no_grad():
+            T_end = float(self.temperature(model, np.array([p.L]))[0])
+            theta_L = (T_end - p.T_in) / p.rise
+            if not 0.0 < 1.0 - theta_L:
+                return
+            pp = self.phase_plane(model, model.s0.new_tensor([1.0 - (1.0 - theta_L) ** (1.0 / STRETCH)]))
+            s = model.speed
+            rate = p.rate(model.s0.new_tensor([T_end]), pp.unburnt, s,
+                          model.value("activation_energy", p.activation_energy))
+            source = self.damkohler(model.value("conductivity", p.conductivity)) * rate
+            delta = float(pp.q[0] ** 2 / (2.0 * source[0]))
+            model.log_gap.fill_(math.log(1.0 - theta_L))
+            model.log_bend.fill_(math.log(min(max(delta, 1e-12), 0.5 * theta_L)))
+            model.domain_end.fill_(True)
 
     # ----- training interface --------------------------------------------------------------------
     def collocation(self, n_points: int, device, dtype, generator: torch.Generator | None = None) -> dict[str, Any]:
@@ -236,58 +317,65 @@ class FreelyPropagatingFlame(Problem):
         return {"eta": torch.as_tensor(eta, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
 
     def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        return {"residual": self.residual(model, batch["eta"]) * batch["w"].sqrt()}
+        terms = {"residual": self.residual(model, batch["eta"]) * batch["w"].sqrt()}
+        if stage == "domain_end" and bool(model.domain_end):
+            terms["length"] = (self.length(model) - 1.0).reshape(1)
+        return terms
 
     def observables(self, model: FlameModel) -> dict[str, torch.Tensor]:
         return {"s_L": model.speed.detach()}
 
     # ----- fields in x -----------------------------------------------------------------------------
     def temperature(self, model: FlameModel, x: np.ndarray, cells: int = 4000) -> np.ndarray:
-        """T(x) from x(eta) = L int_0^eta theta'(eta) / q deta: composite 8-point Gauss per cell,
-        then cubic Hermite interpolation of eta(x) with the exact slope q / (L theta'(eta))."""
+        """T(x) from x(t) = L int_0^t (dtheta/dt) / q dt: composite 8-point Gauss per cell, then
+        cubic Hermite interpolation of t(x) with the exact slope q / (L dtheta/dt)."""
         p = self.physics
-        param = next(model.parameters())
-        edges = np.linspace(0.0, 1.0, cells + 1)[:-1]  # q vanishes at eta = 1
+        param = model.s0
+        edges = np.linspace(0.0, 1.0, cells + 1)[:-1]  # q vanishes at t = 1
         nodes, weights = np.polynomial.legendre.leggauss(8)
         h = edges[1] - edges[0]
         gauss = (edges[:, None] + 0.5 * h * (nodes + 1.0)).ravel()
         with torch.no_grad():
-            pts = torch.as_tensor(np.concatenate([edges, gauss]), device=param.device, dtype=param.dtype)
-            _, q, _ = self.phase_plane(model, pts)
-        q = q.double().cpu().numpy()
-        q_edges, q_gauss = q[: edges.size], q[edges.size:].reshape(edges.size, 8)
-        slope_gauss = STRETCH * (1.0 - gauss.reshape(edges.size, 8)) ** (STRETCH - 1) / q_gauss
-        x_edges = p.L * np.concatenate([[0.0], np.cumsum(0.5 * h * slope_gauss @ weights)])[:-1]
+            pp = self.phase_plane(model, torch.as_tensor(np.concatenate([edges, gauss]), device=param.device,
+                                                         dtype=param.dtype))
+        q, dtheta = (v.double().cpu().numpy() for v in (pp.q, pp.dtheta))
+        n = edges.size
+        x_edges = p.L * np.concatenate([[0.0], np.cumsum(0.5 * h * (dtheta[n:] / q[n:]).reshape(n, 8) @ weights)])[:-1]
         keep = np.isfinite(x_edges) & (np.concatenate([[True], np.diff(x_edges) > 0]))
-        x_edges, eta_edges, q_edges = x_edges[keep], edges[keep], q_edges[keep]
-        deta_dx = q_edges / (p.L * STRETCH * (1.0 - eta_edges) ** (STRETCH - 1))
-        eta_of_x = CubicHermiteSpline(x_edges, eta_edges, deta_dx, extrapolate=False)
-        eta = eta_of_x(np.clip(x, 0.0, None))
-        eta = np.where(np.asarray(x) > x_edges[-1], 1.0, eta)  # beyond the last node: burnt
-        return p.T_in + p.rise * (1.0 - (1.0 - eta) ** STRETCH)
+        t_of_x = CubicHermiteSpline(x_edges[keep], edges[keep], (q[:n] / (p.L * dtheta[:n]))[keep], extrapolate=False)
+        xs = np.asarray(x, dtype=float)
+        t = np.where(xs > x_edges[keep][-1], 1.0, t_of_x(np.clip(xs, 0.0, None)))
+        return p.T_in + p.rise * self._theta_at(model, t)
+
+    def _theta_at(self, model: FlameModel, t: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            inside = np.minimum(t, 1.0 - 1e-15)
+            theta = self.phase_plane(model, torch.as_tensor(inside, device=model.s0.device, dtype=model.s0.dtype)).theta
+        top = float(1.0 - model.gap.detach()) if bool(model.domain_end) else 1.0
+        return np.where(t >= 1.0, top, theta.double().cpu().numpy())
 
     def temperature_at(self, model: FlameModel, x: torch.Tensor, cells: int = 128) -> torch.Tensor:
         """T at the points x as a differentiable function of the model (for data misfits): the
-        cumulative 4-point Gauss quadrature of x(eta) on a grid graded towards both ends of eta,
-        and cubic Hermite interpolation of eta(x) in the cell that holds each point."""
+        cumulative 4-point Gauss quadrature of x(t) on a grid graded towards both ends, and cubic
+        Hermite interpolation of t(x) in the cell that holds each point."""
         p = self.physics
-        t = torch.linspace(0.0, 1.0 - 1.0 / cells, cells, device=x.device, dtype=x.dtype)
-        edges = t * t * (3.0 - 2.0 * t)
+        edges = _graded(cells, x, stop=1.0 - 1.0 / cells)
         h = edges[1:] - edges[:-1]
         nodes, weights = (torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in np.polynomial.legendre.leggauss(4))
         gauss = (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1)
-        _, q, _ = self.phase_plane(model, torch.cat([edges, gauss]))
-        q_edges, q_gauss = q[:cells], q[cells:].reshape(cells - 1, 4)
-        slope = STRETCH * (1.0 - gauss.reshape(cells - 1, 4)) ** (STRETCH - 1) / q_gauss
+        pp = self.phase_plane(model, torch.cat([edges, gauss]))
+        slope = (pp.dtheta[cells:] / pp.q[cells:]).reshape(cells - 1, 4)
         X = p.L * torch.cat([x.new_zeros(1), torch.cumsum(0.5 * h * (slope @ weights), 0)])
-        deta_dx = q_edges / (p.L * STRETCH * (1.0 - edges) ** (STRETCH - 1))
+        dt_dx = pp.q[:cells] / (p.L * pp.dtheta[:cells])
         k = (torch.searchsorted(X.detach(), x.detach()) - 1).clamp(0, cells - 2)
         width = X[k + 1] - X[k]
         tau = ((x - X[k]) / width).clamp(0.0, 1.0)
-        eta = ((2 * tau**3 - 3 * tau**2 + 1) * edges[k] + (tau**3 - 2 * tau**2 + tau) * width * deta_dx[k]
-               + (-2 * tau**3 + 3 * tau**2) * edges[k + 1] + (tau**3 - tau**2) * width * deta_dx[k + 1])
-        eta = torch.where(x > X[-1], torch.ones_like(eta), eta)
-        return p.T_in + p.rise * (1.0 - (1.0 - eta) ** STRETCH)
+        t = ((2 * tau**3 - 3 * tau**2 + 1) * edges[k] + (tau**3 - 2 * tau**2 + tau) * width * dt_dx[k]
+             + (-2 * tau**3 + 3 * tau**2) * edges[k + 1] + (tau**3 - tau**2) * width * dt_dx[k + 1])
+        theta = self.phase_plane(model, t).theta
+        top = (1.0 - model.gap) if bool(model.domain_end) else theta.new_ones(())
+        theta = torch.where(x > X[-1], top * torch.ones_like(theta), theta)
+        return p.T_in + p.rise * theta
 
     def fields(self, model: FlameModel, x: np.ndarray) -> dict[str, np.ndarray]:
         """T, u, Y_F and omega at x (numpy)."""
@@ -297,6 +385,12 @@ class FreelyPropagatingFlame(Problem):
         left = np.clip((p.T_max - T) / p.rise, 0.0, 1.0)
         E_a = float(torch.as_tensor(model.value("activation_energy", p.activation_energy)).detach())
         return {"T": T, "u": p.velocity(T, s), "Y_F": p.Y_in * left, "omega": p.rate(T, left, s, E_a)}
+
+
+def _graded(n: int, like: torch.Tensor, stop: float = 1.0) -> torch.Tensor:
+    """n points on [0, stop] graded towards both ends of [0, 1] (smoothstep of a uniform grid)."""
+    t = torch.linspace(0.0, stop, n, device=like.device, dtype=like.dtype)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def composite_gauss(n_points: int, generator: torch.Generator | None = None, pieces: int = 16) -> tuple[np.ndarray, np.ndarray]:
