@@ -342,6 +342,8 @@ class FreelyPropagatingFlame(Problem):
         n = edges.size
         x_edges = p.L * np.concatenate([[0.0], np.cumsum(0.5 * h * (dtheta[n:] / q[n:]).reshape(n, 8) @ weights)])[:-1]
         keep = np.isfinite(x_edges) & (np.concatenate([[True], np.diff(x_edges) > 0]))
+        if keep.sum() < 2 or not np.all(np.isfinite(q[:n][keep])):
+            return np.full(np.shape(x), np.nan)  # a broken model: reported as non-finite fields
         t_of_x = CubicHermiteSpline(x_edges[keep], edges[keep], (q[:n] / (p.L * dtheta[:n]))[keep], extrapolate=False)
         xs = np.asarray(x, dtype=float)
         t = np.where(xs > x_edges[keep][-1], 1.0, t_of_x(np.clip(xs, 0.0, None)))

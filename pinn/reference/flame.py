@@ -34,7 +34,8 @@ import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 from scipy.sparse.linalg import spsolve
 
-MAX_RHS_CALLS = 400_000  # per shot: bounds the work on absurdly stiff parameter sets
+MAX_RHS_CALLS = 200_000  # per shot, and
+TOTAL_RHS_CALLS = 3_000_000  # per shoot(): bound the work (~30 s) on absurdly stiff parameter sets
 GAS_CONSTANT = 8.3145  # J/mol/K, the value of the FlamePINN-1D setup (CODATA 8.314462618 moves s_L by -1.3e-5)
 
 
@@ -121,7 +122,7 @@ class ShootingResult:
     burnt_at: float  # where 99% of the temperature rise is reached (inf if nowhere)
 
 
-def _shot(p: FlameParameters, s: float, rtol: float = 1e-11) -> tuple[int, Any]:
+def _shot(p: FlameParameters, s: float, rtol: float = 1e-11, budget: list[int] | None = None) -> tuple[int, Any]:
     """+1 if T runs past T_max (s above the eigenvalue), -1 if T turns back first (below)."""
     a = p.rho_in * s * p.cp / p.conductivity
 
@@ -132,6 +133,11 @@ def _shot(p: FlameParameters, s: float, rtol: float = 1e-11) -> tuple[int, Any]:
         if calls[0] > MAX_RHS_CALLS:
             raise RuntimeError(f"shooting at s={s:.6g} m/s needs more than {MAX_RHS_CALLS} steps: the problem is "
                                "too stiff for the reference solver (extreme rate parameters)")
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise RuntimeError("shooting used up its budget of right-hand-side evaluations: the problem is "
+                                   "too stiff for the reference solver (extreme rate parameters)")
         return [y[1], a * y[1] - p.heat_release * reaction_rate(p, np.array(y[0]), s) / p.conductivity]
 
     def turns_back(x, y):
@@ -154,11 +160,12 @@ def _shot(p: FlameParameters, s: float, rtol: float = 1e-11) -> tuple[int, Any]:
 def shoot(p: FlameParameters, s_guess: float = 0.3, iterations: int = 200) -> ShootingResult:
     """Flame speed by bisection on the outcome of shooting from the inlet."""
     lo = hi = s_guess
-    while _shot(p, lo)[0] > 0:
+    budget = [TOTAL_RHS_CALLS]
+    while _shot(p, lo, budget=budget)[0] > 0:
         lo *= 0.5
         if lo < 1e-8:
             raise RuntimeError("shooting found no flame speed: every trial burns through")
-    while _shot(p, hi)[0] < 0:
+    while _shot(p, hi, budget=budget)[0] < 0:
         hi *= 2.0
         if hi > 1e4:
             raise RuntimeError("shooting found no flame speed: every trial turns back")
@@ -166,11 +173,11 @@ def shoot(p: FlameParameters, s_guess: float = 0.3, iterations: int = 200) -> Sh
         mid = 0.5 * (lo + hi)
         if mid in (lo, hi):
             break
-        if _shot(p, mid)[0] > 0:
+        if _shot(p, mid, budget=budget)[0] > 0:
             hi = mid
         else:
             lo = mid
-    _, sol = _shot(p, lo)
+    _, sol = _shot(p, lo, budget=budget)
     end = sol.t[-1]
     fine = np.linspace(0.0, end, 20001)
     rise = sol.sol(fine)[0] - p.T_in
