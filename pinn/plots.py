@@ -136,11 +136,31 @@ def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, 
     return _tight(fig)
 
 
+def plane_states_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+    """Every 2D state of the PINN (top) and the finite-difference eigenvectors (bottom; within a
+    degenerate level any rotation of them is as good)."""
+    n = len(solution["psi2d"])
+    fig = Figure(figsize=(3 * n + 1, 5.6))
+    axes = np.atleast_2d(fig.subplots(2, n, squeeze=False))
+    extent = (solution["x"][0], solution["x"][-1], solution["y"][0], solution["y"][-1])
+    for j in range(n):
+        for row, (key, label) in enumerate((("psi2d", "PINN"), ("psi2d_ref", "reference"))):
+            ax = axes[row, j]
+            ax.imshow(solution[key][j], origin="lower", extent=extent, cmap="RdBu_r")
+            ax.set_title(f"{label} state {j}" + (f"\nE={solution['eigenvalues'][j]:.8g}" if row == 0 else ""), fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return _tight(fig)
+
+
 def plot_run(run_dir: Path) -> list[Path]:
     """Draw every figure of a run from its files and save them as PNGs beside them."""
     run_dir = Path(run_dir)
     metrics, history, solution = read_run(run_dir)
-    if "T" in solution:
+    if "psi2d" in solution:
+        figures = {"states.png": plane_states_figure(solution), "losses.png": losses_figure(history),
+                   "eigenvalue.png": eigenvalue_figure(history, metrics)}
+    elif "T" in solution:
         figures = {"fields.png": flame_fields_figure(solution), "error.png": flame_error_figure(solution),
                    "losses.png": losses_figure(history), "flame_speed.png": flame_speed_figure(history, metrics)}
     else:

@@ -16,12 +16,14 @@ from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
 from pinn.evaluate import evaluate_schrodinger
 from pinn.evaluate_flame import evaluate_flame, flame_reference
+from pinn.evaluate_plane import evaluate_plane
 from pinn.loggers import TensorBoardLogger, fan_out
 from pinn.checkpoints import load_checkpoint
 from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
 from pinn.plots import plot_run
 from pinn.problems import build_problem
 from pinn.problems.flames import FreelyPropagatingFlame
+from pinn.problems.plane import PlaneProblem
 from pinn.train import Trainer
 
 log = logging.getLogger("pinn")
@@ -151,6 +153,8 @@ def evaluator(problem):
     if isinstance(problem, FreelyPropagatingFlame):
         reference = flame_reference(problem)
         return lambda model: evaluate_flame(problem, model, reference)
+    if isinstance(problem, PlaneProblem):
+        return lambda model: evaluate_plane(problem, model)
     return lambda model: evaluate_schrodinger(problem, model)
 
 
@@ -173,6 +177,13 @@ def summary(metrics: Mapping[str, Any], out: Path) -> str:
         for name, item in metrics.get("inferred", {}).items():
             lines.append(f"  inferred {name} = {item['value']:.8g}   true = {item['true']:.8g}   "
                          f"relative error = {item['relative_error']:.2e}")
+    if "subspace_angles" in metrics:
+        for j, (E, ref, err, rq) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
+                                                  metrics["relative_errors"], metrics["rayleigh_quotients"])):
+            lines.append(f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
+                         f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}")
+        for group, angle in zip(metrics["levels"], metrics["subspace_angles"]):
+            lines.append(f"  level of states {group}: largest principal angle to the reference subspace = {angle:.2e} rad")
     for j, (E, ref, err, rq, l2) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
                                                   metrics["relative_errors"], metrics.get("rayleigh_quotients", []),
                                                   metrics.get("wavefunction_l2_errors", []))):

@@ -1,0 +1,88 @@
+"""Compare a trained two-dimensional model with the references (exact box levels, Richardson FD).
+
+Degenerate levels are compared as subspaces: the PINN states of a level and the FD eigenvectors of
+that level, both on the FD grid, and the largest principal angle between their spans."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.linalg import subspace_angles
+
+from pinn.problems.plane import PlaneModel, PlaneProblem
+from pinn.reference.plane import solve_richardson
+
+
+def level_groups(levels: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
+    """Indices of equal eigenvalues (relative tolerance tol), in order."""
+    groups: list[list[int]] = []
+    for j, E in enumerate(levels):
+        if groups and abs(E - levels[groups[-1][0]]) <= tol * max(abs(E), 1.0):
+            groups[-1].append(j)
+        else:
+            groups.append([j])
+    return groups
+
+
+def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    n = problem.n_states
+    extra = n + 2  # so that a level cut by n is recognised as a group
+    fd = solve_richardson(problem.potential, problem.bounds, extra)
+    exact = problem.exact_levels()
+    reference = np.asarray(exact) if exact is not None else fd.eigenvalues[:n]
+    source = "analytic" if exact is not None else "finite_difference"
+    param = model.energy_raw
+    device, dtype = param.device, param.dtype
+
+    def on_model(x: np.ndarray, y: np.ndarray):
+        xt, yt = (torch.as_tensor(v.ravel(), device=device, dtype=dtype) for v in (x, y))
+        out = [problem.psi(model, j, xt, yt) for j in range(n)]
+        return [np.stack([o[k].detach().double().cpu().numpy() for o in out]) for k in range(4)]
+
+    # Rayleigh quotients and Weinstein radii by a 96 x 96 Gauss rule
+    nodes, weights = np.polynomial.legendre.leggauss(96)
+    (x0, x1), (y0, y1) = problem.bounds
+    xs = 0.5 * (x1 - x0) * nodes + 0.5 * (x1 + x0)
+    ys = 0.5 * (y1 - y0) * nodes + 0.5 * (y1 + y0)
+    X, Y = np.meshgrid(xs, ys)
+    W = np.outer(0.5 * (y1 - y0) * weights, 0.5 * (x1 - x0) * weights).ravel()
+    V = problem.potential(X, Y).ravel()
+    psi, px, py, lap = on_model(X, Y)
+    norms = psi**2 @ W
+    rayleigh = ((px**2 + py**2 + V * psi**2) @ W) / norms
+    radius = np.sqrt(((-lap + (V - rayleigh[:, None]) * psi) ** 2) @ W / norms)
+    energies = model.energies.detach().double().cpu().numpy()
+
+    fine = fd.levels[-1]
+    FX, FY = np.meshgrid(fine.x, fine.y)
+    psi_grid = on_model(FX, FY)[0]
+    angles = []
+    groups = [g for g in level_groups(fd.eigenvalues) if g[0] < n]
+    for group in groups:
+        inside = [j for j in group if j < n]
+        A = psi_grid[inside].reshape(len(inside), -1).T
+        B = fine.vectors[group].reshape(len(group), -1).T
+        angles.append(float(np.max(subspace_angles(A, B))) if len(inside) == len(group) else float("nan"))
+    scale = problem.energy_scale
+    errors = [abs(energies[j] - reference[j]) / max(abs(reference[j]), 1e-12 * scale) for j in range(n)]
+    metrics: dict[str, Any] = {
+        "eigenvalues": energies.tolist(),
+        "reference_eigenvalues": [float(r) for r in reference],
+        "relative_errors": errors,
+        "rayleigh_quotients": rayleigh.tolist(),
+        "rayleigh_relative_errors": [abs(rayleigh[j] - reference[j]) / max(abs(reference[j]), 1e-12 * scale)
+                                     for j in range(n)],
+        "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
+        "levels": groups,
+        "subspace_angles": angles,
+        "reference_source": source,
+        "fd_eigenvalues": fd.eigenvalues[:n].tolist(),
+        "fd_error_estimates": fd.error_estimate[:n].tolist(),
+        "status": "ok" if all(math.isfinite(e) for e in energies) else "non_finite",
+    }
+    arrays = {"x": fine.x, "y": fine.y, "psi2d": psi_grid.reshape(n, fine.y.size, fine.x.size),
+              "psi2d_ref": fine.vectors[:n], "eigenvalues": energies, "reference_eigenvalues": np.asarray(reference)}
+    return metrics, arrays

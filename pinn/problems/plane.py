@@ -1,0 +1,232 @@
+"""Two-dimensional Schrödinger problems, -(psi_xx + psi_yy) + V psi = E psi on a rectangle with
+psi = 0 on its boundary, the k lowest states.
+
+Trial function per state: psi = B(x, y) G(x, y) N(x, y) / sqrt(area), with B the product of the
+four wall distances (scaled to 1 in the middle), so the walls are exact, G a Gaussian envelope
+exp(-c r^2) where the potential confines (c = omega / 2 for the isotropic oscillator: its
+asymptotic decay; 1 for the box), and N an MLP of (x, y). The second derivatives come from two
+Taylor-jet passes, one along x and one along y.
+
+Loss terms are those of the 1D problems (pinn.problems.schrodinger): a variational warm-up
+(Rayleigh quotients, each state held orthogonal to the detached lower ones, with the eigenvalue
+parameters tracking them from box levels; the energy scale E_s comes from a rough Galerkin
+estimate in 36 box sines, and the states are put in order of their Rayleigh quotients before every
+phase), then Levenberg-Marquardt on the residual, normalization and
+orthogonality. Degenerate levels need nothing special: any orthonormal basis of the level is a
+solution, and the evaluation compares the spanned subspace (principal angles), not the states.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from pinn.errors import ConfigError
+from pinn.jets import Jet
+from pinn.nets import MLP
+from pinn.problems.base import Problem, check_count, check_number
+from pinn.problems.registry import register
+from pinn.reference.plane import box_levels
+
+# In the warm-up a state may lower its Rayleigh quotient by (E_j - E_0) / E_s <= 1 by collapsing
+# onto a lower state; an orthogonality residual weighted 10 (100 in the loss) makes that a loss.
+WARMUP_ORTHOGONALITY = 10.0
+STAGE_TERMS = {
+    "warmup": ("rayleigh", "eigen_tracking", "normalization", "orthogonality"),
+    "solve": ("residual", "normalization", "orthogonality"),
+}
+
+
+class PlaneModel(nn.Module):
+    def __init__(self, n_states: int, width: int, depth: int, activation: str, energies, energy_scale: float):
+        super().__init__()
+        self.states = nn.ModuleList(MLP(2, 1, width, depth, activation) for _ in range(n_states))
+        self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
+        self.energy_raw = nn.Parameter(torch.tensor([float(e) for e in energies], dtype=torch.float64) / energy_scale)
+
+    @property
+    def energies(self) -> torch.Tensor:
+        return self.energy_raw * self.energy_scale
+
+
+class PlaneProblem(Problem):
+    stages = tuple(STAGE_TERMS)
+    envelope_rate: float = 0.0
+
+    def __init__(self, n_states: int):
+        self.n_states = check_count("n_states", n_states, high=12, what="how many of the lowest states")
+
+    bounds: tuple[tuple[float, float], tuple[float, float]]
+
+    def potential(self, x, y):
+        raise NotImplementedError
+
+    def exact_levels(self) -> np.ndarray | None:
+        return None
+
+    # ----- geometry and scales ----------------------------------------------------------------------
+    @property
+    def area(self) -> float:
+        (x0, x1), (y0, y1) = self.bounds
+        return (x1 - x0) * (y1 - y0)
+
+    def initial_energies(self) -> list[float]:
+        """Box levels shifted by the lowest V: only a start, the warm-up moves it."""
+        (x0, x1), (y0, y1) = self.bounds
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 101), np.linspace(y0, y1, 101))
+        v_min = float(np.min(self.potential(xs, ys)))
+        return list(v_min + box_levels(x1 - x0, y1 - y0, self.n_states))
+
+    @cached_property
+    def _galerkin_levels(self) -> np.ndarray:
+        """The lowest levels in the basis of box sines sin(m pi u) sin(n pi v), m, n <= 6, with V by
+        a 48 x 48 Gauss rule: only the energy scale of the losses (a rough estimate is enough)."""
+        (x0, x1), (y0, y1) = self.bounds
+        modes = 6
+        nodes, weights = np.polynomial.legendre.leggauss(48)
+        u, wu = 0.5 * (nodes + 1.0), 0.5 * weights
+        X, Y = np.meshgrid(x0 + (x1 - x0) * u, y0 + (y1 - y0) * u)
+        m = np.arange(1, modes + 1)
+        S = np.sqrt(2.0) * np.sin(np.outer(m, u) * np.pi)  # orthonormal on [0, 1]
+        Vq = self.potential(X, Y) * np.outer(wu, wu)  # [iy, ix]
+        # <m n | V | m' n'> = sum_iy,ix S[n, iy] S[m, ix] V S[n', iy] S[m', ix]
+        Vmat = np.einsum("ai,bj,ij,ci,dj->abcd", S, S, Vq, S, S).reshape(modes * modes, modes * modes)
+        kinetic = np.add.outer((m * np.pi / (y1 - y0)) ** 2, (m * np.pi / (x1 - x0)) ** 2).ravel()
+        H = Vmat + np.diag(kinetic)
+        return np.linalg.eigvalsh(0.5 * (H + H.T))[: self.n_states]
+
+    @property
+    def energy_scale(self) -> float:
+        return max(float(np.max(np.abs(self._galerkin_levels))), 1e-12)
+
+    # ----- trial function ----------------------------------------------------------------------------
+    def build_model(self, width: int, depth: int, activation: str) -> PlaneModel:
+        return PlaneModel(self.n_states, width, depth, activation, self.initial_energies(), self.energy_scale)
+
+    def _directional(self, model: PlaneModel, state: int, X: Jet, Y: Jet) -> Jet:
+        """psi along one direction: X and Y are jets, one of them the variable."""
+        (x0, x1), (y0, y1) = self.bounds
+        cx, cy, hx, hy = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+        u, v = (X - cx) / hx, (Y - cy) / hy
+        walls = (1 - u * u) * (1 - v * v)
+        inputs = Jet(torch.stack([u.value, v.value], -1), torch.stack([u.d1, v.d1], -1), torch.stack([u.d2, v.d2], -1))
+        value = walls * model.states[state].jet(inputs).squeeze(-1)
+        if self.envelope_rate > 0:
+            r2 = (X - cx) * (X - cx) + (Y - cy) * (Y - cy)
+            value = value * (r2 * -self.envelope_rate).exp()
+        return value * (1.0 / math.sqrt(self.area))
+
+    def psi(self, model: PlaneModel, state: int, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """psi, psi_x, psi_y and the Laplacian at the points (x, y)."""
+        along_x = self._directional(model, state, Jet.variable(x), Jet.constant(y))
+        along_y = self._directional(model, state, Jet.constant(x), Jet.variable(y))
+        return along_x.value, along_x.d1, along_y.d1, along_x.d2 + along_y.d2
+
+    # ----- training interface -------------------------------------------------------------------------
+    def collocation(self, n_points: int, device, dtype, generator: torch.Generator | None = None) -> dict[str, Any]:
+        """Tensor-product Gauss-Legendre rule with n_points / 4 nodes per axis (each axis split at a
+        random point when a generator is given)."""
+        per_axis = max(4, n_points // 4)
+        axes = []
+        for lo, hi in self.bounds:
+            if generator is None:
+                pieces, per = [(lo, hi)], per_axis
+            else:
+                cut = lo + (hi - lo) * (0.3 + 0.4 * float(torch.rand((), generator=generator, dtype=torch.float64)))
+                pieces, per = [(lo, cut), (cut, hi)], max(2, per_axis // 2)
+            nodes, weights = np.polynomial.legendre.leggauss(per)
+            axes.append((np.concatenate([0.5 * (b - a) * nodes + 0.5 * (b + a) for a, b in pieces]),
+                         np.concatenate([0.5 * (b - a) * weights for a, b in pieces])))
+        (xs, wx), (ys, wy) = axes
+        X, Y = np.meshgrid(xs, ys)
+        W = np.outer(wy, wx)
+        as_tensor = lambda a: torch.as_tensor(a.ravel(), device=device, dtype=dtype)  # noqa: E731
+        return {"x": as_tensor(X), "y": as_tensor(Y), "w": as_tensor(W), "V": as_tensor(self.potential(X, Y))}
+
+    def loss_terms(self, model: PlaneModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        if stage not in STAGE_TERMS:
+            raise ConfigError(f"trainer phase stage {stage!r} is unknown; use one of {sorted(STAGE_TERMS)}")
+        wanted = STAGE_TERMS[stage]
+        x, y, w, V = batch["x"], batch["y"], batch["w"], batch["V"]
+        E_s = float(self.energy_scale)
+        energies = model.energies
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}
+        lower: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for j in range(self.n_states):
+            psi, px, py, lap = self.psi(model, j, x, y)
+            norm = (w * psi**2).sum()
+            parts["normalization"].append((norm - 1.0).reshape(1))
+            if "residual" in wanted:
+                parts["residual"].append(w.sqrt() * (-lap + (V - energies[j]) * psi) / (E_s * math.sqrt(1.0 / self.area)))
+            if "rayleigh" in wanted:
+                quotient = (w * (px**2 + py**2 + V * psi**2)).sum() / norm
+                parts["rayleigh"].append(quotient / E_s)
+                parts["eigen_tracking"].append(((energies[j] - quotient.detach()) / E_s).reshape(1))
+            weight = WARMUP_ORTHOGONALITY if "rayleigh" in wanted else 1.0
+            for psi_i, _, _, norm_i in lower:
+                overlap = (w * psi_i * psi).sum() / torch.sqrt(norm_i * norm)
+                parts["orthogonality"].append((weight * overlap).reshape(1))
+            lower.append((psi.detach(), px.detach(), py.detach(), norm.detach()))
+        terms = {}
+        for name, pieces in parts.items():
+            if name == "rayleigh":
+                terms[name] = sum(pieces)
+            else:
+                terms[name] = torch.cat(pieces) if pieces else energies.new_zeros(0)
+        return terms
+
+    def start_stage(self, model: PlaneModel, stage: str) -> None:
+        """Before every phase, order the states by their Rayleigh quotients (a state trained on
+        the complement of the others may have found a lower level than they did)."""
+        batch = self.collocation(128, model.energy_raw.device, model.energy_raw.dtype)
+        x, y, w, V = batch["x"], batch["y"], batch["w"], batch["V"]
+        with torch.no_grad():
+            quotients = []
+            for j in range(self.n_states):
+                psi, px, py, _ = self.psi(model, j, x, y)
+                quotients.append(float((w * (px**2 + py**2 + V * psi**2)).sum() / (w * psi**2).sum()))
+            order = [int(k) for k in np.argsort(quotients, kind="stable")]
+            if order != list(range(self.n_states)):
+                model.states = nn.ModuleList([model.states[k] for k in order])
+                model.energy_raw.copy_(model.energy_raw[order].clone())
+
+    def observables(self, model: PlaneModel) -> dict[str, torch.Tensor]:
+        return {f"E{j}": model.energies[j].detach() for j in range(self.n_states)}
+
+
+@register("box2d")
+class Box2D(PlaneProblem):
+    """V = 0 on [0, Lx] x [0, Ly]: E = pi^2 (m^2 / Lx^2 + n^2 / Ly^2), degenerate when Lx = Ly."""
+
+    def __init__(self, Lx: float = 1.0, Ly: float = 1.0, n_states: int = 1):
+        super().__init__(n_states)
+        self.Lx = check_number("Lx", Lx, low=0.0, high=1e4, what="width of the box")
+        self.Ly = check_number("Ly", Ly, low=0.0, high=1e4, what="height of the box")
+        self.bounds = ((0.0, self.Lx), (0.0, self.Ly))
+
+    def potential(self, x, y):
+        return 0.0 * x + 0.0 * y
+
+    def exact_levels(self) -> np.ndarray:
+        return box_levels(self.Lx, self.Ly, self.n_states)
+
+
+@register("harmonic2d")
+class Harmonic2D(PlaneProblem):
+    """V = omega^2 (x^2 + y^2) on [-L, L]^2; on the whole plane E = 2 omega (n_x + n_y + 1), level
+    k being (k + 1)-fold degenerate."""
+
+    def __init__(self, omega: float = 1.0, L: float = 5.0, n_states: int = 1):
+        super().__init__(n_states)
+        self.omega = check_number("omega", omega, low=0.0, high=1e3, what="oscillator frequency")
+        self.L = check_number("L", L, low=0.0, high=1e3, what="half-width of the square [-L, L]^2")
+        self.bounds = ((-self.L, self.L), (-self.L, self.L))
+        self.envelope_rate = 0.5 * self.omega
+
+    def potential(self, x, y):
+        return self.omega**2 * (x * x + y * y)

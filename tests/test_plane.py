@@ -1,0 +1,52 @@
+"""Two-dimensional problems: the FD reference against exact levels, and short training runs with
+degenerate levels compared as subspaces."""
+
+import numpy as np
+import pytest
+
+from pinn.config import compose_config
+from pinn.evaluate_plane import level_groups
+from pinn.reference import plane as P
+from pinn.run import run
+
+from conftest import run_cli
+
+SHORT = ["trainer.progress=none", "trainer.collocation_points=64", "trainer.phases.warmup.steps=300",
+         "trainer.phases.ritz.steps=100", "trainer.phases.solve.steps=40", "model.width=12"]
+
+
+def test_fd_reference_matches_exact_box_levels_with_degeneracy():
+    ref = P.solve_richardson(lambda x, y: 0 * x, ((0.0, 1.0), (0.0, 2.0)), 5, cells=32)
+    exact = P.box_levels(1.0, 2.0, 5)
+    np.testing.assert_allclose(ref.eigenvalues, exact, rtol=1e-7)
+    square = P.solve_richardson(lambda x, y: 0 * x, ((0.0, 1.0), (0.0, 1.0)), 4, cells=32)
+    assert level_groups(square.eigenvalues) == [[0], [1, 2], [3]]
+
+
+def test_fd_reference_matches_the_plane_oscillator():
+    """omega = 2 on [-4, 4]^2: levels 2 omega (n + 1) = 4, 8, 8, 12, 12, 12 (truncation ~1e-12)."""
+    ref = P.solve_richardson(lambda x, y: 4.0 * (x * x + y * y), ((-4.0, 4.0), (-4.0, 4.0)), 6, cells=48)
+    np.testing.assert_allclose(ref.eigenvalues, [4, 8, 8, 12, 12, 12], rtol=1e-6)
+    assert np.all(ref.error_estimate < 1e-5 * ref.eigenvalues)
+
+
+def test_box2d_ground_state_trains_close_to_exact(tmp_path):
+    metrics = run(compose_config(["problem=box2d", "problem.Lx=1.0", "problem.Ly=1.5"] + SHORT), out_dir=tmp_path)
+    assert metrics["reference_source"] == "analytic"
+    assert metrics["relative_errors"][0] < 1e-3
+    lo, hi = metrics["eigenvalue_bounds"][0]
+    assert lo <= metrics["reference_eigenvalues"][0] <= hi
+    assert (tmp_path / "states.png").is_file()
+
+
+def test_square_box_degenerate_pair_spans_the_right_subspace(tmp_path):
+    metrics = run(compose_config(["problem=box2d", "problem.n_states=3"] + SHORT), out_dir=tmp_path)
+    assert metrics["levels"] == [[0], [1, 2]]
+    assert max(metrics["relative_errors"]) < 1e-2
+    assert max(metrics["subspace_angles"]) < 0.1
+
+
+def test_bad_plane_input_is_one_line(tmp_path):
+    code, _, err = run_cli(["problem=box2d", "problem.Lx=-1", "trainer.progress=none"], tmp_path)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "problem.Lx=-1 must be > 0" in lines[0]
