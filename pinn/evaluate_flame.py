@@ -68,10 +68,10 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
         "omega": relative_l2(fields["omega"], ref_fields["omega"], x),
     }
     param = next(model.parameters())
-    eta = torch.linspace(0.0, 1.0, 2001, device=param.device, dtype=param.dtype)[1:-1]
+    t = torch.linspace(0.0, 1.0, 2001, device=param.device, dtype=param.dtype)[1:-1]
     with torch.no_grad():
-        residual = problem.residual(model, eta).double().cpu().numpy()
-        pp = problem.phase_plane(model, eta)
+        residual = problem.residual(model, t).double().cpu().numpy()
+        pp = problem.phase_plane(model, t)
         theta, q = pp.theta, pp.q
     metrics: dict[str, Any] = {
         "eigenvalue_name": "s_L",

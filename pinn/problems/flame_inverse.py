@@ -75,7 +75,7 @@ class FlameInverse(FreelyPropagatingFlame):
 
     def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
         terms = super().loss_terms(model, batch, stage)
-        param = batch["eta"]
+        param = batch["t"]
         x, T_obs, u_obs = (torch.as_tensor(v, device=param.device, dtype=param.dtype)
                            for v in (self.data.x, self.data.T, self.data.u))
         T = self.temperature_at(model, x)

@@ -25,13 +25,16 @@ The trial function, with eta in [0, 1] stretched towards the burnt end, theta = 
 a = nu (reaction order) for nu >= 1, (1 + nu) / 2 below: the exponent with which q vanishes at
 the burnt end (convection balancing reaction, or diffusion balancing it); the middle factor is the
 exact preheat solution q = g + Pe theta at the current speed, so the steep start of log q
-(a factor ~10 within theta < 0.01) needs nothing from the network; N is the network. The residual is taken
-relative to the size of its terms, (q q' - Pe q + D omega) / (Pe q + D omega), which is O(1)
+(a factor ~10 within theta < 0.01) needs nothing from the network; N is the network. The
+residual is taken relative to the size of its terms, (q q' - Pe q + D omega) / (Pe q + D omega), which is O(1)
 everywhere from the preheat zone to the far burnt tail.
 
-The finite domain's condition T'(L) = 0 only bends the last few percent of the burnt tail; it
-moves s by ~1e-10 at the defaults (measured against the finite-difference reference, which keeps
-it). T(x) follows from x(theta) = L int_0^theta dtheta' / q by quadrature.
+Training has two stages. `solve` leaves the burnt tail unbounded (q(1) = 0 as above). The
+finite domain's condition T'(L) = 0 only bends the last few percent of the tail (it moves s by
+~1e-10 at the defaults, ~1.5 K of T near x = L); `domain_end` imposes it: theta stops at a
+trainable theta_L where q = 0, closed by the length condition L int_0^theta_L dtheta / q = L (see
+`phase_plane` and `start_stage`). T(x) follows from x(theta) = L int_0^theta dtheta' / q by
+quadrature.
 """
 
 from __future__ import annotations
@@ -156,9 +159,6 @@ class FlameEquations:
     def density(self, T, s):
         return self.rho_in * s / self.velocity(T, s)
 
-    def fuel(self, T):
-        return self.Y_in + self.cp * (self.T_in - T) / self.heat_release
-
     def rate(self, T, burnt_fraction_left, s, activation_energy=None):
         """omega = A exp(-E_a / (R T)) (rho Y_F)^nu with Y_F = Y_in (1 - theta) given as its factor."""
         xp = torch if isinstance(T, torch.Tensor) else np
@@ -197,7 +197,7 @@ class FreelyPropagatingFlame(Problem):
                               f"or inlet density ({p.rho_in:g} kg/m^3); check heat_release, cp, pressure")
         s0 = p.speed_estimate()
         if not (math.isfinite(s0) and s0 > 0):
-            raise ConfigError(f"flame_fpp: the reaction rate is zero or not finite over [T_in, T_max] = "
+            raise ConfigError(f"{self.name}: the reaction rate is zero or not finite over [T_in, T_max] = "
                               f"[{p.T_in:g}, {p.T_max:g}] K, so no flame exists; check pre_exponential, "
                               f"activation_energy and reaction_order")
         self.s0 = s0
@@ -311,13 +311,13 @@ class FreelyPropagatingFlame(Problem):
 
     # ----- training interface --------------------------------------------------------------------
     def collocation(self, n_points: int, device, dtype, generator: torch.Generator | None = None) -> dict[str, Any]:
-        """Composite Gauss-Legendre in eta: 16 equal pieces, each cut at a random point when a
-        generator is given (fresh nodes every step)."""
-        eta, w = composite_gauss(n_points, generator)
-        return {"eta": torch.as_tensor(eta, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
+        """Composite Gauss-Legendre in the collocation coordinate t: 16 equal pieces, each cut at a
+        random point when a generator is given (fresh nodes every step)."""
+        t, w = composite_gauss(n_points, generator)
+        return {"t": torch.as_tensor(t, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
 
     def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        terms = {"residual": self.residual(model, batch["eta"]) * batch["w"].sqrt()}
+        terms = {"residual": self.residual(model, batch["t"]) * batch["w"].sqrt()}
         if stage == "domain_end" and bool(model.domain_end):
             terms["length"] = (self.length(model) - 1.0).reshape(1)
         return terms
