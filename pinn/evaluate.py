@@ -69,18 +69,25 @@ def weinstein_radius(problem: SchrodingerProblem, model: EigenModel, xq: np.ndar
 
 
 def kato_temple(rayleigh: np.ndarray, radius: np.ndarray, levels: np.ndarray) -> list[list[float] | None]:
-    """Kato-Temple intervals: if (a, b) holds only the eigenvalue E_j and a < R < b, then
-    R - eta^2 / (b - R) <= E_j <= R + eta^2 / (R - a). The gap estimate a = E_{j-1}, b = E_{j+1}
-    comes from the finite-difference levels (for j = 0, E_0 <= R by the variational principle).
-    Quadratic in the residual where Weinstein's interval is linear; None where R is outside (a, b)."""
+    """Kato-Temple intervals of non-degenerate states, the gap estimates a = E_{j-1}, b = E_{j+1}
+    from the finite-difference levels (see `kato_temple_between`)."""
+    below = [levels[j - 1] if j > 0 else -np.inf for j in range(len(rayleigh))]
+    above = [levels[j + 1] for j in range(len(rayleigh))]
+    return kato_temple_between(rayleigh, radius, below, above)
+
+
+def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | None]:
+    """Kato-Temple intervals: if (a, b) holds only one point E of the spectrum (of any multiplicity)
+    and a < R < b, then R - eta^2 / (b - R) <= E <= R + eta^2 / (R - a), with R the Rayleigh
+    quotient and eta = ||H psi - R psi|| / ||psi||. For the lowest level (a = -inf) E <= R by the
+    variational principle. Quadratic in the residual where Weinstein's interval is linear; None
+    where R is outside (a, b)."""
     bounds: list[list[float] | None] = []
-    for j, (R, eta) in enumerate(zip(rayleigh, radius)):
-        a = levels[j - 1] if j > 0 else -np.inf
-        b = levels[j + 1]
+    for R, eta, a, b in zip(rayleigh, radius, below, above):
         if not a < R < b:
             bounds.append(None)
             continue
-        upper = R if j == 0 else R + eta**2 / (R - a)
+        upper = R if a == -np.inf else R + eta**2 / (R - a)
         bounds.append([float(R - eta**2 / (b - R)), float(upper)])
     return bounds
 

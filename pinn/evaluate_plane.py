@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy.linalg import subspace_angles
 
+from pinn.evaluate import kato_temple_between
 from pinn.problems.plane import PlaneModel, PlaneProblem
 from pinn.reference.plane import solve_richardson
 
@@ -66,6 +67,10 @@ def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, 
         A = psi_grid[inside].reshape(len(inside), -1).T
         B = fine.vectors[group].reshape(len(group), -1).T
         angles.append(float(np.max(subspace_angles(A, B))) if len(inside) == len(group) else float("nan"))
+    distinct = [float(fd.eigenvalues[g[0]]) for g in level_groups(fd.eigenvalues)]
+    level_of = {j: k for k, g in enumerate(level_groups(fd.eigenvalues)) for j in g}
+    below = [distinct[level_of[j] - 1] if level_of[j] > 0 else -np.inf for j in range(n)]
+    above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
     scale = problem.energy_scale
     errors = [abs(energies[j] - reference[j]) / max(abs(reference[j]), 1e-12 * scale) for j in range(n)]
     metrics: dict[str, Any] = {
@@ -76,6 +81,7 @@ def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, 
         "rayleigh_relative_errors": [abs(rayleigh[j] - reference[j]) / max(abs(reference[j]), 1e-12 * scale)
                                      for j in range(n)],
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
+        "eigenvalue_bounds_kato_temple": kato_temple_between(rayleigh, radius, below, above),
         "levels": groups,
         "subspace_angles": angles,
         "reference_source": source,

@@ -8,6 +8,12 @@ Each step solves the damped Gauss-Newton system with Marquardt's diagonal scalin
 parameters), accepts the step if L decreases and then relaxes lam, and otherwise raises lam and
 tries again. On small PINNs this reaches residuals near machine precision where first-order
 methods and L-BFGS stall several orders of magnitude higher.
+
+With `groups` (disjoint sets of parameters, each with the residual rows it owns) every group is
+its own least-squares problem, stepped in turn with its own damping and its own accept/reject:
+the eigenstates of one problem, where state j's rows see the lower states only as fixed data. A
+joint step would judge a lower state's move by the rows of the upper states, whose dependence on
+it no Jacobian block contains, and one hard state would set the damping of all.
 """
 
 from __future__ import annotations
@@ -22,21 +28,36 @@ from torch.func import functional_call, jacfwd, jacrev
 
 class LevenbergMarquardt:
     def __init__(self, module: nn.Module, residual: Callable[[], torch.Tensor], damping: float = 1e-3,
-                 geodesic: bool = True, max_tries: int = 12, scale_floor: float = 1e-12):
+                 geodesic: bool = True, max_tries: int = 12, scale_floor: float = 1e-12,
+                 groups: list[tuple[torch.Tensor, Callable[[], list[torch.Tensor]]]] | None = None):
         """`residual()` evaluates the residual vector with the module's current parameters, or a
         list of blocks of it (their Jacobians are then taken one block at a time).
 
         `scale_floor` bounds Marquardt's scaling from below at that fraction of its largest entry:
         parameters the residual barely sees (a network whose output layer starts small) would
-        otherwise take steps large enough to saturate the network in one go."""
+        otherwise take steps large enough to saturate the network in one go.
+
+        `groups`: (parameter indices in the flattened parameter vector, residual function of the
+        rows that group owns) pairs; together they replace `residual`."""
         self.module = module
         self.residual_fn = residual
         self.names = [n for n, p in module.named_parameters() if p.requires_grad]
         self.params = [p for p in module.parameters() if p.requires_grad]
-        self.damping = damping
+        self.groups = groups
+        self.dampings = [float(damping)] * (len(groups) if groups else 1)
+        self.done = [False] * len(self.dampings)
+        self.losses = [math.inf] * len(self.dampings)
+        self.touched = [self._touched(cols) for cols, _ in groups or []]
         self.geodesic, self.max_tries = geodesic, max_tries
         self.scale_floor = scale_floor
-        self.converged = False
+
+    @property
+    def damping(self) -> float:
+        return max(self.dampings)
+
+    @property
+    def converged(self) -> bool:
+        return all(self.done)
 
     def _flat(self) -> torch.Tensor:
         return torch.cat([p.detach().reshape(-1) for p in self.params])
@@ -48,12 +69,13 @@ class LevenbergMarquardt:
             i += p.numel()
         return out
 
-    def _blocks_at(self, theta: torch.Tensor) -> list[torch.Tensor]:
-        out = functional_call(self.module, self._unflat(theta), (), {"residual_fn": self.residual_fn})
+    def _blocks_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None) -> list[torch.Tensor]:
+        params = self._unflat(theta) if isinstance(theta, torch.Tensor) else theta
+        out = functional_call(self.module, params, (), {"residual_fn": fn or self.residual_fn})
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
-    def _residual_at(self, theta: torch.Tensor) -> torch.Tensor:
-        return torch.cat([b.reshape(-1) for b in self._blocks_at(theta)])
+    def _residual_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None) -> torch.Tensor:
+        return torch.cat([b.reshape(-1) for b in self._blocks_at(theta, fn)])
 
     def _jacobian(self, theta: torch.Tensor, sizes: list[int]) -> torch.Tensor:
         """Block by block (a block only back-propagates through its own part of the graph); forward
@@ -64,6 +86,15 @@ class LevenbergMarquardt:
                 return self._blocks_at(th)[i].reshape(-1)
             blocks.append((jacfwd if rows > theta.numel() else jacrev)(block)(theta).detach())
         return torch.cat(blocks)
+
+    def _touched(self, cols: torch.Tensor) -> set[str]:
+        """Names of the parameter tensors holding any of the flat indices `cols`."""
+        touched, start, flat = set(), 0, set(cols.tolist())
+        for name, p in zip(self.names, self.params):
+            if any(i in flat for i in range(start, start + p.numel())):
+                touched.add(name)
+            start += p.numel()
+        return touched
 
     def _solver(self, J: torch.Tensor, diag: torch.Tensor, lam: float):
         """Returns rhs -> -(J^T J + lam D)^-1 J^T rhs, factorized once for this lam."""
@@ -84,7 +115,16 @@ class LevenbergMarquardt:
         return lambda rhs: -torch.cholesky_solve((J.T @ rhs).unsqueeze(-1), L).squeeze(-1)
 
     def step(self) -> float:
-        """One accepted step (or give up after max_tries rejections); returns the loss after it.
+        """One step of every group that has not converged; returns the loss after it."""
+        if self.groups is None:
+            return self._step_group(0, None, None)
+        for g, (cols, fn) in enumerate(self.groups):
+            if not self.done[g]:
+                self.losses[g] = self._step_group(g, cols, fn)
+        return sum(self.losses)
+
+    def _step_group(self, g: int, cols: torch.Tensor | None, fn: Callable | None) -> float:
+        """One accepted step of group g (or give up after max_tries rejections); returns its loss.
 
         The step is the Gauss-Newton velocity v plus half the geodesic acceleration a (Transtrum
         and Sethna), a = -(J^T J + lam D)^-1 J^T r_vv with r_vv the second directional derivative
@@ -93,49 +133,75 @@ class LevenbergMarquardt:
         lam *= max(1/3, 1 - (2 rho - 1)^3) after an accepted step, lam *= nu, nu *= 2 after a rejection.
         """
         theta = self._flat()
-        blocks = [b.detach().reshape(-1) for b in self._blocks_at(theta)]
-        r = torch.cat(blocks)
+        if cols is None:
+            blocks = [b.detach().reshape(-1) for b in self._blocks_at(theta)]
+            r = torch.cat(blocks)
+            sub = theta
+            J = self._jacobian(theta, [b.numel() for b in blocks])
+
+            def residual(x: torch.Tensor) -> torch.Tensor:
+                return self._residual_at(x)
+
+            def place(x: torch.Tensor) -> torch.Tensor:
+                return x
+        else:
+            def place(x: torch.Tensor) -> torch.Tensor:
+                return theta.index_copy(0, cols, x)
+
+            fixed = self._unflat(theta)
+            touched = self.touched[g]
+
+            def residual(x: torch.Tensor) -> torch.Tensor:
+                """Only the tensors that hold this group's entries depend on x (no tangents through
+                the other groups' networks)."""
+                moved = self._unflat(place(x))
+                return self._residual_at({n: moved[n] if n in touched else v for n, v in fixed.items()}, fn)
+
+            sub = theta[cols]
+            r = residual(sub).detach()
+            J = (jacfwd if len(r) > len(cols) else jacrev)(residual)(sub).detach()
         loss = float(r @ r)
-        J = self._jacobian(theta, [b.numel() for b in blocks])
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)
         nu = 2.0
         for _ in range(self.max_tries):
-            lam = self.damping
+            lam = self.dampings[g]
             solve = self._solver(J, diag, lam)
             if solve is None:
-                self.damping = min(lam * nu, 1e15)
+                self.dampings[g] = min(lam * nu, 1e15)
                 nu *= 2
                 continue
             delta = velocity = solve(r)
             if self.geodesic:
                 h = 0.1
-                r_h = self._residual_at(theta + h * velocity).detach()
+                r_h = residual(sub + h * velocity).detach()
                 acceleration = solve((2.0 / h) * ((r_h - r) / h - J @ velocity))
                 v_norm = float(torch.linalg.vector_norm(velocity * diag.sqrt()))
                 a_norm = float(torch.linalg.vector_norm(acceleration * diag.sqrt()))
                 if 2 * a_norm <= 0.75 * v_norm:
                     delta = velocity + 0.5 * acceleration
             predicted = loss - float(((r + J @ delta) ** 2).sum())
-            trial = theta + delta
-            r_new = self._residual_at(trial).detach()
+            trial = sub + delta
+            r_new = residual(trial).detach()
             new_loss = float(r_new @ r_new)
             rho = (loss - new_loss) / predicted if predicted > 0 else -1.0
             if math.isfinite(new_loss) and new_loss < loss and rho > 0:
-                self._assign(trial)
-                self.damping = max(lam * max(1 / 3, 1 - (2 * rho - 1) ** 3), 1e-15)
+                self._assign(place(trial))
+                self.dampings[g] = max(lam * max(1 / 3, 1 - (2 * rho - 1) ** 3), 1e-15)
                 return new_loss
-            self.damping = min(lam * nu, 1e15)
+            self.dampings[g] = min(lam * nu, 1e15)
             nu *= 2
-        self.converged = True
+        self.done[g] = True
         return loss
 
-    def state_dict(self) -> dict[str, float | bool]:
-        return {"damping": self.damping, "converged": self.converged}
+    def state_dict(self) -> dict[str, list]:
+        return {"dampings": list(self.dampings), "done": list(self.done)}
 
-    def load_state_dict(self, state: dict[str, float | bool]) -> None:
-        self.damping = float(state["damping"])
-        self.converged = bool(state["converged"])
+    def load_state_dict(self, state: dict) -> None:
+        if "dampings" in state:
+            self.dampings, self.done = [float(d) for d in state["dampings"]], [bool(d) for d in state["done"]]
+        else:  # a checkpoint written before groups existed
+            self.dampings, self.done = [float(state["damping"])], [bool(state["converged"])]
 
     def _assign(self, theta: torch.Tensor) -> None:
         with torch.no_grad():

@@ -109,7 +109,8 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     try:
         result = trainer.fit(
             model,
-            lambda stage, batch: problem.loss_terms(model, batch, stage),
+            lambda stage, batch, part=None: (problem.loss_terms(model, batch, stage) if part is None
+                                             else problem.loss_terms(model, batch, stage, part=part)),
             lambda generator: problem.collocation(settings.collocation_points, settings.device,
                                                   settings.dtype, generator),
             lambda: problem.observables(model),
@@ -117,6 +118,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
             seed=settings.seed,
             resume=checkpoint,
             on_phase_start=lambda stage: problem.start_stage(model, stage),
+            parts=lambda: problem.parts(model),
         )
     except DivergenceError:
         write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged",

@@ -26,7 +26,7 @@ from pinn.optim import LevenbergMarquardt, ResidualModule
 
 log = logging.getLogger("pinn")
 
-LossFn = Callable[[str, Any], Mapping[str, torch.Tensor]]
+LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> named terms
 Sampler = Callable[[torch.Generator | None], Any]
 
 
@@ -94,6 +94,7 @@ class Trainer:
         self.checkpoint_path = checkpoint_path
         self.checkpoint_extra = dict(checkpoint_extra or {})
         self.resume_hint = resume_hint
+        self.parts = None
         if progress not in ("auto", "bar", "log", "none"):
             raise ConfigError(f"trainer.progress={progress!r} must be auto, bar, log or none")
         self.progress = "bar" if progress == "auto" and sys.stderr.isatty() else progress
@@ -105,11 +106,15 @@ class Trainer:
             observables: Callable[[], Mapping[str, torch.Tensor]],
             on_row: Callable[[dict[str, Any]], None] | None = None, seed: int = 0,
             resume: Mapping[str, Any] | None = None,
-            on_phase_start: Callable[[str], None] | None = None) -> TrainResult:
+            on_phase_start: Callable[[str], None] | None = None,
+            parts: Callable[[], Mapping[str, torch.Tensor] | None] | None = None) -> TrainResult:
         """Run every phase. `sample(None)` gives the fixed collocation set, `sample(generator)` a
         random draw (used every step of a resampling phase); `loss_fn(stage, batch)` the terms.
         `resume` is a checkpoint: training continues after its step, from its exact state.
-        `on_phase_start(stage)` runs before a phase begins afresh."""
+        `on_phase_start(stage)` runs before a phase begins afresh. `parts()` (see `Problem.parts`)
+        splits a Levenberg-Marquardt phase into independent groups; `loss_fn(stage, batch, part)`
+        then gives the terms of one part."""
+        self.parts = parts
         params = [p for p in model.parameters() if p.requires_grad]
         self.sample = sample
         self.fixed_batch = sample(None)
@@ -204,7 +209,22 @@ class Trainer:
             return [v.reshape(-1) for v in terms.values()]
 
         return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
-                                  geodesic=phase.geodesic, scale_floor=phase.scale_floor), None
+                                  geodesic=phase.geodesic, scale_floor=phase.scale_floor,
+                                  groups=self._groups(model, phase, loss_fn, batch)), None
+
+    def _groups(self, model: nn.Module, phase: Phase, loss_fn: LossFn, batch: dict[str, Any]):
+        """(parameter indices in the flattened parameters, residual of that part) of each part the
+        problem splits into (`Problem.parts`), or None for one problem."""
+        owners = self.parts() if self.parts is not None else None
+        if owners is None:
+            return None
+        labels = torch.cat([owners[name].reshape(-1).cpu() for name, p in model.named_parameters() if p.requires_grad])
+        device = next(model.parameters()).device
+
+        def residual_of(part: int):
+            return lambda: [v.reshape(-1) for v in loss_fn(phase.stage, batch["current"], part).values()]
+
+        return [(torch.nonzero(labels == g).squeeze(1).to(device), residual_of(g)) for g in sorted(set(labels.tolist()))]
 
     def _run_phase(self, index, model, params, loss_fn, observables, on_row, result, start, bar,
                    resume: Mapping[str, Any] | None) -> int:

@@ -44,6 +44,11 @@ def test_square_box_degenerate_pair_spans_the_right_subspace(tmp_path):
     assert metrics["levels"] == [[0], [1, 2]]
     assert max(metrics["relative_errors"]) < 1e-2
     assert max(metrics["subspace_angles"]) < 0.1
+    for j, reference in enumerate(metrics["reference_eigenvalues"]):
+        lo, hi = metrics["eigenvalue_bounds"][j]
+        assert lo <= reference <= hi
+        kato = metrics["eigenvalue_bounds_kato_temple"][j]
+        assert kato is not None and kato[0] <= reference <= kato[1]
 
 
 def test_bad_plane_input_is_one_line(tmp_path):

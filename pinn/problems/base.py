@@ -40,6 +40,29 @@ class Problem(ABC):
     def start_stage(self, model: nn.Module, stage: str) -> None:
         """Called when a training phase of this stage begins afresh (not on resuming inside it)."""
 
+    def parts(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
+        """Independent least-squares sub-problems of the solve stage, as the index of the part that
+        owns each parameter entry (label tensors shaped like the parameters); then
+        `loss_terms(..., part=k)` returns the rows of part k alone, and Levenberg-Marquardt solves
+        the parts separately. None: the loss is one problem."""
+        return None
+
+
+def owners_by_state(model: nn.Module) -> dict[str, torch.Tensor] | None:
+    """Parts (one per state) of a model with per-state networks `states.<j>` and one eigenvalue per
+    state in `energy_raw`."""
+    if len(model.states) < 2:
+        return None
+    owners = {}
+    for name, p in model.named_parameters():
+        if name == "energy_raw":
+            owners[name] = torch.arange(p.numel(), device=p.device)
+        elif name.startswith("states."):
+            owners[name] = torch.full(p.shape, int(name.split(".")[1]), device=p.device)
+        else:
+            raise ValueError(f"parameter {name} belongs to no state")
+    return owners
+
 
 def check_number(key: str, value: Any, *, low: float | None = None, high: float | None = None,
                  low_inclusive: bool = False, what: str = "") -> float:

@@ -8,12 +8,13 @@ asymptotic decay; 1 for the box), and N an MLP of (x, y). The second derivatives
 Taylor-jet passes, one along x and one along y.
 
 Loss terms are those of the 1D problems (pinn.problems.schrodinger): a variational warm-up
-(Rayleigh quotients, each state held orthogonal to the detached lower ones, with the eigenvalue
-parameters tracking them from box levels; the energy scale E_s comes from a rough Galerkin
-estimate in 36 box sines, and the states are put in order of their Rayleigh quotients before every
-phase), then Levenberg-Marquardt on the residual, normalization and
-orthogonality. Degenerate levels need nothing special: any orthonormal basis of the level is a
-solution, and the evaluation compares the spanned subspace (principal angles), not the states.
+(Rayleigh quotients, each state held orthogonal to the detached lower ones by a penalty, the
+eigenvalue parameters tracking them from box levels; the energy scale E_s comes from a rough
+Galerkin estimate in 36 box sines, and the states are put in order of their Rayleigh quotients
+before every phase), then Levenberg-Marquardt on the residual, normalization and orthogonality
+(all states as one problem: splitting them as the 1D problems do was not better here). Degenerate
+levels need nothing special: any orthonormal basis of the level is a solution, and the evaluation
+compares the spanned subspace (principal angles), not the states.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class PlaneProblem(Problem):
         E_s = float(self.energy_scale)
         energies = model.energies
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}
-        lower: list[tuple[torch.Tensor, torch.Tensor]] = []
+        lower: list[tuple[torch.Tensor, ...]] = []
         for j in range(self.n_states):
             psi, px, py, lap = self.psi(model, j, x, y)
             norm = (w * psi**2).sum()

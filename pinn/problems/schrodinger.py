@@ -18,8 +18,11 @@ Rayleigh term are residual vectors whose squares sum to the term (so Levenberg-M
 * residual       sqrt(w) (-psi'' + (V - E) psi) / (E_s sqrt|domain|)
 * normalization  integral psi^2 - 1
 * orthogonality  integral psi_i psi_j against the (detached) lower states of the same parity
-* rayleigh       (integral psi'^2 + V psi^2) / (integral psi^2) / E_s, the variational energy,
-                 minimized in the warm-up stage so that training starts from the lowest state
+* rayleigh       (integral phi'^2 + V phi^2) / (integral phi^2) / E_s, the variational energy of
+                 phi = psi with the (detached) lower states of its parity projected out (Gram-Schmidt),
+                 minimized in the warm-up stage so that training starts from the lowest states;
+                 without the projection a penalty on the overlap would compete with the energy
+                 gained by sliding down onto a lower state
 * eigen_tracking (E - Rayleigh quotient) / E_s in the warm-up stage, which carries the
                  eigenvalue parameter along without a user-supplied guess
 """
@@ -37,7 +40,7 @@ from torch import nn
 from pinn.errors import ConfigError
 from pinn.jets import Jet
 from pinn.nets import RegionNets
-from pinn.problems.base import Problem, check_count
+from pinn.problems.base import Problem, check_count, owners_by_state
 
 DEFAULT_WEIGHTS = {
     "residual": 1.0,
@@ -259,8 +262,11 @@ class SchrodingerProblem(Problem):
 
         With a generator, each region is split at a random interior point and each part gets
         n_points/2 nodes: still an accurate quadrature, but the nodes move from draw to draw, so
-        the network cannot hide a spike between fixed points.
+        the network cannot hide a spike between fixed points. Without symmetry the region is not
+        folded in half, so it gets twice the nodes (the same density as a symmetric problem's).
         """
+        if not self.symmetric:
+            n_points *= 2
         regions = []
         for lo, hi in self.regions:
             if generator is None:
@@ -275,8 +281,10 @@ class SchrodingerProblem(Problem):
             regions.append({"t": tt, "w": torch.as_tensor(w, device=device, dtype=dtype), "V": self._V(tt)})
         return {"regions": regions}
 
-    def loss_terms(self, model: EigenModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        """Residual vectors (their squares summed form the term) and the scalar Rayleigh term."""
+    def loss_terms(self, model: EigenModel, batch: Mapping[str, Any], stage: str,
+                   part: int | None = None) -> dict[str, torch.Tensor]:
+        """Residual vectors (their squares summed form the term) and the scalar Rayleigh term;
+        with `part`, only the rows of that state (see `parts`)."""
         if stage not in STAGE_TERMS:
             raise ConfigError(f"trainer phase stage {stage!r} is unknown; use one of {sorted(STAGE_TERMS)}")
         wanted = STAGE_TERMS[stage]
@@ -284,9 +292,16 @@ class SchrodingerProblem(Problem):
         mult = 2.0 if self.symmetric else 1.0
         energies = model.energies
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}
-        lower: list[tuple[int | None, list[torch.Tensor], torch.Tensor]] = []
-        for j in range(self.n_states):
-            regions = batch["regions"]
+        lower: dict[int, tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]] = {}
+        regions = batch["regions"]
+        for j in range(self.n_states if part is None else part + 1):
+            if part is not None and j != part:
+                if j in self.partners(part):
+                    with torch.no_grad():
+                        fields = [self.psi(model, j, r, reg["t"]) for r, reg in enumerate(regions)]
+                        norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
+                    lower[j] = ([f.value for f in fields], [f.d1 for f in fields], norm)
+                continue
             fields = [self.psi(model, j, r, reg["t"]) for r, reg in enumerate(regions)]
             norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
             parts["normalization"].append((norm - 1.0).reshape(1))
@@ -296,17 +311,22 @@ class SchrodingerProblem(Problem):
                     r = schrodinger_residual(f, reg["V"], energies[j])
                     parts["residual"].append(scale * reg["w"].sqrt() * r)
             if "rayleigh" in wanted:
-                energy = mult * sum((reg["w"] * (f.d1**2 + reg["V"] * f.value**2)).sum()
-                                    for reg, f in zip(regions, fields))
-                quotient = energy / norm
+                values, slopes = [f.value for f in fields], [f.d1 for f in fields]
+                for i in self.partners(j):
+                    values_i, slopes_i, norm_i = lower[i]
+                    c = mult * sum((reg["w"] * a * v).sum() for reg, a, v in zip(regions, values_i, values)) / norm_i
+                    values = [v - c * a for v, a in zip(values, values_i)]
+                    slopes = [d - c * b for d, b in zip(slopes, slopes_i)]
+                energy = mult * sum((reg["w"] * (d**2 + reg["V"] * v**2)).sum()
+                                    for reg, v, d in zip(regions, values, slopes))
+                quotient = energy / (mult * sum((reg["w"] * v**2).sum() for reg, v in zip(regions, values)))
                 parts["rayleigh"].append(quotient / E_s)
                 parts["eigen_tracking"].append(((energies[j] - quotient.detach()) / E_s).reshape(1))
-            parity = self.parity(j)
-            for p_i, psi_i, norm_i in lower:
-                if p_i == parity:
-                    overlap = mult * sum((reg["w"] * a * f.value).sum() for reg, a, f in zip(regions, psi_i, fields))
-                    parts["orthogonality"].append((overlap / torch.sqrt(norm_i * norm)).reshape(1))
-            lower.append((parity, [f.value.detach() for f in fields], norm.detach()))
+            for i in self.partners(j):
+                values_i, _, norm_i = lower[i]
+                overlap = mult * sum((reg["w"] * a * f.value).sum() for reg, a, f in zip(regions, values_i, fields))
+                parts["orthogonality"].append((overlap / torch.sqrt(norm_i * norm)).reshape(1))
+            lower[j] = ([f.value.detach() for f in fields], [f.d1.detach() for f in fields], norm.detach())
         terms = {}
         for name, pieces in parts.items():
             if name == "rayleigh":
@@ -315,6 +335,14 @@ class SchrodingerProblem(Problem):
                 vector = torch.cat(pieces) if pieces else energies.new_zeros(0)
                 terms[name] = math.sqrt(self.weights[name]) * vector
         return terms
+
+    def partners(self, j: int) -> list[int]:
+        """The lower states that state j must be orthogonal to (those of its parity)."""
+        return [i for i in range(j) if self.parity(i) == self.parity(j)]
+
+    def parts(self, model: EigenModel) -> dict[str, torch.Tensor] | None:
+        """One part per state: state j's rows see the lower states only as fixed data."""
+        return owners_by_state(model)
 
     def observables(self, model: EigenModel) -> dict[str, torch.Tensor]:
         return {f"E{j}": model.energies[j].detach() for j in range(self.n_states)}
