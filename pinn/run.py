@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import random
@@ -95,7 +97,9 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     seed_everything(settings.seed)
     model = problem.build_model(settings.width, settings.depth, settings.activation)
     model = model.to(device=settings.device, dtype=settings.dtype)
-    trainer = Trainer(list(settings.phases), log_every=settings.log_every,
+    extra_states = getattr(problem, "n_states", 1) - 1
+    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
+    trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config},
                       resume_hint=f"; continue it with: python -m pinn resume={out}")

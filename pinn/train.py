@@ -44,6 +44,7 @@ class Phase:
     resample: bool = True            # adam, lm: fresh collocation points every step (L-BFGS never)
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
+    extra_steps_per_state: int = 0   # steps added for every state beyond the first (problem.n_states)
 
     @staticmethod
     def from_config(name: str, cfg: Mapping[str, Any]) -> "Phase":
@@ -67,6 +68,9 @@ class Phase:
         for key in ("geodesic", "resample"):
             if not isinstance(getattr(phase, key), bool):
                 raise ConfigError(f"trainer.phases.{name}.{key}={getattr(phase, key)!r} must be true or false")
+        value = phase.extra_steps_per_state
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"trainer.phases.{name}.extra_steps_per_state={value!r} must be a whole number >= 0")
         for key in ("history_size", "patience"):
             value = getattr(phase, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

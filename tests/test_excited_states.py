@@ -5,7 +5,7 @@ import pytest
 from pinn.config import compose_config
 from pinn.run import run
 
-SHORT = ["trainer.progress=none", "trainer.collocation_points=64", "trainer.phases.warmup.steps=1000",
+SHORT = ["trainer.progress=none", "trainer.collocation_points=64",
          "trainer.phases.solve.steps=100"]
 
 
