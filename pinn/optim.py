@@ -121,6 +121,9 @@ class LevenbergMarquardt:
         for g, (cols, fn) in enumerate(self.groups):
             if not self.done[g]:
                 self.losses[g] = self._step_group(g, cols, fn)
+            elif not math.isfinite(self.losses[g]):  # converged before a resume: its loss is not stored
+                r = self._residual_at(self._flat(), fn).detach()
+                self.losses[g] = float(r @ r)
         return sum(self.losses)
 
     def _step_group(self, g: int, cols: torch.Tensor | None, fn: Callable | None) -> float:

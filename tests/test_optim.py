@@ -55,3 +55,16 @@ def test_lm_groups_solve_each_part_with_its_own_damping():
     copy = LevenbergMarquardt(ResidualModule(model), lambda: None, groups=groups)
     copy.load_state_dict(lm.state_dict())
     assert copy.dampings == lm.dampings and copy.converged
+
+
+def test_lm_groups_resumed_with_a_converged_group_report_a_finite_loss():
+    t = torch.linspace(0, 3, 40, dtype=torch.float64)
+    model = TwoDecays()
+    fits = [lambda: [model.first.a * torch.exp(-model.first.k * t) - 2.5 * torch.exp(-1.3 * t)],
+            lambda: [model.second.a * torch.exp(-model.second.k * t) - 2.0 * torch.exp(-0.5 * t)]]
+    groups = [(torch.tensor([0, 1]), fits[0]), (torch.tensor([2, 3]), fits[1])]
+    lm = LevenbergMarquardt(ResidualModule(model), lambda: None, groups=groups)
+    lm.load_state_dict({"dampings": [1e-3, 1e-3], "done": [True, False]})
+    loss = lm.step()
+    first = float(((model.first.a * torch.exp(-model.first.k * t) - 2.5 * torch.exp(-1.3 * t)) ** 2).sum())
+    assert math.isfinite(loss) and loss >= first > 0
