@@ -7,6 +7,7 @@ goes to `on_row` (history.csv) and every `checkpoint_every` steps the state is w
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import signal
@@ -204,8 +205,8 @@ class Trainer:
                                      history_size=phase.history_size, tolerance_grad=0.0,
                                      tolerance_change=0.0, line_search_fn="strong_wolfe"), None
 
-        def residual() -> torch.Tensor:
-            terms = loss_fn(phase.stage, batch["current"])
+        def residual(*part: int) -> list[torch.Tensor]:
+            terms = loss_fn(phase.stage, batch["current"], *part)
             scalars = [name for name, v in terms.items() if v.ndim == 0]
             if scalars:
                 raise ConfigError(f"trainer phase {phase.name}: optimizer lm needs least-squares terms, "
@@ -214,9 +215,9 @@ class Trainer:
 
         return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
                                   geodesic=phase.geodesic, scale_floor=phase.scale_floor,
-                                  groups=self._groups(model, phase, loss_fn, batch)), None
+                                  groups=self._groups(model, residual)), None
 
-    def _groups(self, model: nn.Module, phase: Phase, loss_fn: LossFn, batch: dict[str, Any]):
+    def _groups(self, model: nn.Module, residual: Callable[..., list[torch.Tensor]]):
         """(parameter indices in the flattened parameters, residual of that part) of each part the
         problem splits into (`Problem.parts`), or None for one problem."""
         owners = self.parts() if self.parts is not None else None
@@ -224,11 +225,8 @@ class Trainer:
             return None
         labels = torch.cat([owners[name].reshape(-1).cpu() for name, p in model.named_parameters() if p.requires_grad])
         device = next(model.parameters()).device
-
-        def residual_of(part: int):
-            return lambda: [v.reshape(-1) for v in loss_fn(phase.stage, batch["current"], part).values()]
-
-        return [(torch.nonzero(labels == g).squeeze(1).to(device), residual_of(g)) for g in sorted(set(labels.tolist()))]
+        return [(torch.nonzero(labels == g).squeeze(1).to(device), functools.partial(residual, g))
+                for g in sorted(set(labels.tolist()))]
 
     def _run_phase(self, index, model, params, loss_fn, observables, on_row, result, start, bar,
                    resume: Mapping[str, Any] | None) -> int:

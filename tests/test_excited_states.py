@@ -5,6 +5,8 @@ import pytest
 from pinn.config import compose_config
 from pinn.run import run
 
+from conftest import run_cli
+
 SHORT = ["trainer.progress=none", "trainer.collocation_points=64",
          "trainer.phases.solve.steps=100"]
 
@@ -29,3 +31,10 @@ def test_lowest_states_come_out_in_order(case, tmp_path):
     for key in ("eigenvalues", "reference_eigenvalues", "relative_errors", "wavefunction_l2_errors",
                 "rayleigh_quotients", "eigenvalue_bounds"):
         assert len(metrics[key]) == n, key
+
+
+def test_lm_on_the_warmup_stage_of_several_states_is_a_config_error(tmp_path):
+    """The per-state least-squares split must refuse the scalar Rayleigh term like the joint one."""
+    code, _, err = run_cli(["problem=harmonic", "problem.n_states=2", "trainer.progress=none",
+                            "trainer.phases.warmup.optimizer=lm"], tmp_path)
+    assert code == 2 and "optimizer lm needs least-squares terms" in err
