@@ -67,8 +67,9 @@ def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, 
         A = psi_grid[inside].reshape(len(inside), -1).T
         B = fine.vectors[group].reshape(len(group), -1).T
         angles.append(float(np.max(subspace_angles(A, B))) if len(inside) == len(group) else float("nan"))
-    distinct = [float(fd.eigenvalues[g[0]]) for g in level_groups(fd.eigenvalues)]
-    level_of = {j: k for k, g in enumerate(level_groups(fd.eigenvalues)) for j in g}
+    all_levels = level_groups(fd.eigenvalues)
+    distinct = [float(fd.eigenvalues[g[0]]) for g in all_levels]
+    level_of = {j: k for k, g in enumerate(all_levels) for j in g}
     below = [distinct[level_of[j] - 1] if level_of[j] > 0 else -np.inf for j in range(n)]
     above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
     scale = problem.energy_scale
