@@ -20,7 +20,7 @@ from pinn.run import check_stages, plain_config, resume_source, run
 log = logging.getLogger("pinn")
 
 EXIT_CONFIG = 2
-EXIT_WRONG_STATE = 3
+EXIT_FAILED_CHECK = 3  # wrong_state or unconverged
 EXIT_DIVERGED = 4
 EXIT_INTERRUPTED = 130
 
@@ -110,7 +110,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(EXIT_DIVERGED if isinstance(exc, DivergenceError) else EXIT_CONFIG)
     if metrics["status"] != "ok" and not _multirun():
-        sys.exit(EXIT_WRONG_STATE)
+        sys.exit(EXIT_FAILED_CHECK)
     return float(max(metrics["relative_errors"]))
 
 

@@ -92,6 +92,20 @@ def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | No
     return bounds
 
 
+def unconverged_states(energies, rayleigh, radius, scale: float, fraction: float = 0.1) -> list[str]:
+    """Reference-free failure check: a state is not converged when its Weinstein radius, or the gap
+    between its trained eigenvalue and its own Rayleigh quotient, exceeds `fraction` of the
+    problem's energy scale (the certified interval does not pin the level)."""
+    found = []
+    for j, (E, R, eta) in enumerate(zip(energies, rayleigh, radius)):
+        if not (math.isfinite(E) and math.isfinite(R) and math.isfinite(eta)):
+            found.append(f"state {j} is not finite (E={E:.6g}, Rayleigh quotient={R:.6g})")
+        elif max(eta, abs(E - R)) > fraction * scale:
+            found.append(f"state {j} is not converged (E={E:.6g}, its Rayleigh quotient {R:.6g} +- {eta:.3g}, "
+                         f"energy scale {scale:.3g}): train longer or check the trainer settings")
+    return found
+
+
 def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid: int = 2001) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics (eigenvalues, errors, Rayleigh quotients, state identification) and arrays to save."""
     n = problem.n_states
@@ -126,6 +140,7 @@ def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid:
     aligned_x = np.sign(overlaps[np.arange(n), np.arange(n)])[:, None] * psi_x / np.sqrt(norms)[:, None]
     residual = problem.residuals(model, torch.as_tensor(x, device=device, dtype=dtype)).double().cpu().numpy()
     wrong = [j for j in range(n) if matches[j] != j]
+    loose = unconverged_states(energies, rayleigh, radius, scale)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": ref.eigenvalues[:n].tolist(),
@@ -142,13 +157,15 @@ def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid:
         "fd_eigenvalues": ref.fd.eigenvalues[:n].tolist(),
         "fd_error_estimates": ref.fd.error_estimate[:n].tolist(),
         "fd_observed_order": ref.fd.observed_order[:n].tolist(),
-        "status": "wrong_state" if wrong else "ok",
+        "status": "wrong_state" if wrong else ("unconverged" if loose else "ok"),
     }
     if wrong:
         metrics["status_detail"] = "; ".join(
             f"state {j} converged to reference state {matches[j]} (E={energies[j]:.10g}, "
             f"reference E_{matches[j]}={ref.eigenvalues[matches[j]]:.10g})" for j in wrong
         )
+    elif loose:
+        metrics["status_detail"] = "; ".join(loose)
     arrays = {
         "x": x,
         "psi": aligned_x,

@@ -5,14 +5,13 @@ that level, both on the FD grid, and the largest principal angle between their s
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
 from scipy.linalg import subspace_angles
 
-from pinn.evaluate import kato_temple_between
+from pinn.evaluate import kato_temple_between, unconverged_states
 from pinn.problems.plane import PlaneModel, PlaneProblem
 from pinn.reference.plane import solve_richardson
 
@@ -88,8 +87,11 @@ def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, 
         "reference_source": source,
         "fd_eigenvalues": fd.eigenvalues[:n].tolist(),
         "fd_error_estimates": fd.error_estimate[:n].tolist(),
-        "status": "ok" if all(math.isfinite(e) for e in energies) else "non_finite",
     }
+    loose = unconverged_states(energies, rayleigh, radius, scale)
+    metrics["status"] = "unconverged" if loose else "ok"
+    if loose:
+        metrics["status_detail"] = "; ".join(loose)
     arrays = {"x": fine.x, "y": fine.y, "psi2d": psi_grid.reshape(n, fine.y.size, fine.x.size),
               "psi2d_ref": fine.vectors[:n], "eigenvalues": energies, "reference_eigenvalues": np.asarray(reference)}
     return metrics, arrays

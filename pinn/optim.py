@@ -18,6 +18,7 @@ it no Jacobian block contains, and one hard state would set the damping of all.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -210,6 +211,32 @@ class LevenbergMarquardt:
         with torch.no_grad():
             for p, value in zip(self.params, self._unflat(theta).values()):
                 p.copy_(value)
+
+
+class PartwiseLBFGS:
+    """L-BFGS on independent parts of one loss (the states of an eigenproblem, each seeing the
+    lower ones as fixed data), one optimizer and one line search per part, stepped in turn. On the
+    summed loss a single line search takes the step the stiffest part allows and the curvature
+    pairs mix the parts: a well-posed part can stall behind the others."""
+
+    def __init__(self, parts: list[list[torch.Tensor]], **settings):
+        self.optimizers = [torch.optim.LBFGS(params, **settings) for params in parts]
+
+    @property
+    def param_groups(self):
+        return self.optimizers[0].param_groups
+
+    def step(self, closure: Callable[[int], torch.Tensor]) -> float:
+        """`closure(k)` evaluates (and back-propagates) the loss of part k; returns the summed loss
+        of the parts before their steps."""
+        return sum(float(opt.step(functools.partial(closure, k)).detach()) for k, opt in enumerate(self.optimizers))
+
+    def state_dict(self) -> dict[str, list]:
+        return {"parts": [opt.state_dict() for opt in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for opt, saved in zip(self.optimizers, state["parts"], strict=True):
+            opt.load_state_dict(saved)
 
 
 class ResidualModule(nn.Module):

@@ -98,6 +98,8 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     model = model.to(device=settings.device, dtype=settings.dtype)
     extra_states = getattr(problem, "n_states", 1) - 1
     phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
+    if not any(p.steps for p in phases):
+        raise ConfigError("every trainer phase has steps=0: nothing would be trained; give one phase steps > 0")
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config},
@@ -114,8 +116,8 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
             model,
             lambda stage, batch, part=None: (problem.loss_terms(model, batch, stage) if part is None
                                              else problem.loss_terms(model, batch, stage, part=part)),
-            lambda generator: problem.collocation(settings.collocation_points, settings.device,
-                                                  settings.dtype, generator),
+            lambda generator, n_points=None: problem.collocation(n_points or settings.collocation_points,
+                                                                 settings.device, settings.dtype, generator),
             lambda: problem.observables(model),
             on_row=fan_out(history, board),
             seed=settings.seed,

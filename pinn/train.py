@@ -23,12 +23,12 @@ from torch import nn
 
 from pinn.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
-from pinn.optim import LevenbergMarquardt, ResidualModule
+from pinn.optim import LevenbergMarquardt, PartwiseLBFGS, ResidualModule
 
 log = logging.getLogger("pinn")
 
 LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> named terms
-Sampler = Callable[[torch.Generator | None], Any]
+Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Phase:
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
     extra_steps_per_state: int = 0   # steps added for every state beyond the first (problem.n_states)
+    collocation_points: int | None = None  # this phase's collocation size (default: trainer.collocation_points)
 
     @staticmethod
     def from_config(name: str, cfg: Mapping[str, Any]) -> "Phase":
@@ -72,6 +73,9 @@ class Phase:
         value = phase.extra_steps_per_state
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"trainer.phases.{name}.extra_steps_per_state={value!r} must be a whole number >= 0")
+        value = phase.collocation_points
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"trainer.phases.{name}.collocation_points={value!r} must be a whole number >= 1 or null")
         for key in ("history_size", "patience"):
             value = getattr(phase, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -114,7 +118,8 @@ class Trainer:
             on_phase_start: Callable[[str], None] | None = None,
             parts: Callable[[], Mapping[str, torch.Tensor] | None] | None = None) -> TrainResult:
         """Run every phase. `sample(None)` gives the fixed collocation set, `sample(generator)` a
-        random draw (used every step of a resampling phase); `loss_fn(stage, batch)` the terms.
+        random draw (used every step of a resampling phase), `sample(generator, n)` either with the
+        size n a phase asks for (`Phase.collocation_points`); `loss_fn(stage, batch)` the terms.
         `resume` is a checkpoint: training continues after its step, from its exact state.
         `on_phase_start(stage)` runs before a phase begins afresh. `parts()` (see `Problem.parts`)
         splits a Levenberg-Marquardt phase into independent groups; `loss_fn(stage, batch, part)`
@@ -201,9 +206,14 @@ class Trainer:
             gamma = (phase.lr_final / phase.lr) ** (1.0 / phase.steps) if phase.lr_final else 1.0
             return opt, torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
         if phase.optimizer == "lbfgs":
-            return torch.optim.LBFGS(params, lr=phase.lr, max_iter=1, max_eval=25,
-                                     history_size=phase.history_size, tolerance_grad=0.0,
-                                     tolerance_change=0.0, line_search_fn="strong_wolfe"), None
+            settings = dict(lr=phase.lr, max_iter=1, max_eval=25, history_size=phase.history_size,
+                            tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+            owners = self.parts() if self.parts is not None else None
+            if owners is None:
+                return torch.optim.LBFGS(params, **settings), None
+            named = [(owners[name], p) for name, p in model.named_parameters() if p.requires_grad]
+            groups = sorted(set(torch.cat([o.reshape(-1).cpu() for o, _ in named]).tolist()))
+            return PartwiseLBFGS([[p for o, p in named if bool((o == g).any())] for g in groups], **settings), None
 
         def residual(*part: int) -> list[torch.Tensor]:
             terms = loss_fn(phase.stage, batch["current"], *part)
@@ -231,7 +241,9 @@ class Trainer:
     def _run_phase(self, index, model, params, loss_fn, observables, on_row, result, start, bar,
                    resume: Mapping[str, Any] | None) -> int:
         phase = self.phases[index]
-        batch = {"current": self.fixed_batch}
+        draw = self.sample if phase.collocation_points is None else functools.partial(
+            _sized, self.sample, phase.collocation_points)
+        batch = {"current": self.fixed_batch if phase.collocation_points is None else draw(None)}
         resample = phase.resample and phase.optimizer != "lbfgs"
         opt, sched = self._make_optimizer(phase, model, params, loss_fn, batch)
         best, since_best, first = math.inf, 0, 0
@@ -253,6 +265,12 @@ class Trainer:
             last_terms["loss"] = total.detach()
             return total
 
+        def closure_of_part(stage: str, part: int) -> torch.Tensor:
+            model.zero_grad(set_to_none=True)
+            total = self._total(loss_fn(stage, batch["current"], part))
+            total.backward()
+            return total
+
         def state(done: int, finished: bool) -> dict[str, Any]:
             return {"model": model.state_dict(), "step": result.steps, "phase_index": index,
                     "phase": phase.name, "phase_step": done, "phase_finished": finished,
@@ -265,12 +283,17 @@ class Trainer:
         for k in range(first, phase.steps):
             step = result.steps + 1
             if resample:
-                batch["current"] = self.sample(self.generator)
+                batch["current"] = draw(self.generator)
             if phase.optimizer == "adam":
                 closure()
                 self._check_finite(step, phase, last_terms)
                 opt.step()
                 sched.step()
+            elif isinstance(opt, PartwiseLBFGS):
+                loss = opt.step(functools.partial(closure_of_part, phase.stage))
+                last_terms.clear()
+                last_terms["loss"] = torch.tensor(loss)
+                self._check_finite(step, phase, last_terms)
             elif phase.optimizer == "lbfgs":
                 opt.step(closure)
                 self._check_finite(step, phase, last_terms)
@@ -291,7 +314,7 @@ class Trainer:
             final = k == phase.steps - 1 or stalled
             if step % self.log_every == 0 or final or k == 0:
                 self._check_parameters(step, phase, params)
-                if phase.optimizer == "lm":
+                if phase.optimizer == "lm" or isinstance(opt, PartwiseLBFGS):
                     with torch.no_grad():
                         terms = loss_fn(phase.stage, batch["current"])
                     last_terms.update({name: self._term_value(v) for name, v in terms.items()})
@@ -354,3 +377,7 @@ class Trainer:
         if self.checkpoint_path is None:
             return
         save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, **state})
+
+
+def _sized(sample: Sampler, n_points: int, generator: torch.Generator | None) -> dict[str, Any]:
+    return sample(generator, n_points)

@@ -1,6 +1,8 @@
 """Two-dimensional problems: the FD reference against exact levels, and short training runs with
 degenerate levels compared as subspaces."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -49,6 +51,29 @@ def test_square_box_degenerate_pair_spans_the_right_subspace(tmp_path):
         assert lo <= reference <= hi
         kato = metrics["eigenvalue_bounds_kato_temple"][j]
         assert kato is not None and kato[0] <= reference <= kato[1]
+
+
+def test_plane_oscillator_ground_state_on_the_default_trainer(tmp_path):
+    """harmonic2d once collapsed below its ground level (E = -0.44 reported as ok): with 16 nodes
+    per axis the warm-up drove the Rayleigh quotient down between the nodes."""
+    metrics = run(compose_config(["problem=harmonic2d", "problem.omega=1.5", "trainer.progress=none",
+                                  "trainer.phases.solve.steps=20"]), out_dir=tmp_path)
+    assert metrics["status"] == "ok"
+    assert metrics["relative_errors"][0] < 1e-4
+    lo, hi = metrics["eigenvalue_bounds"][0]
+    assert lo <= metrics["reference_eigenvalues"][0] <= hi
+
+
+def test_untrained_states_are_reported_unconverged(tmp_path):
+    """Reference-free check: a state whose certified interval does not pin its level fails the
+    run, whatever its eigenvalue happens to be."""
+    steps = ["trainer.phases.warmup.steps=1", "trainer.phases.ritz.steps=0", "trainer.phases.solve.steps=0"]
+    code, out, _ = run_cli(["problem=box2d", "problem.n_states=2", "trainer.progress=none", *steps], tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "unconverged" and code == 3
+    assert "state 0 is not converged" in metrics["status_detail"] and "FAILED (unconverged)" in out
+    code, _, err = run_cli(["problem=box2d", "trainer.progress=none", *steps[1:], "trainer.phases.warmup.steps=0"], tmp_path)
+    assert code == 2 and "every trainer phase has steps=0" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_plane_input_is_one_line(tmp_path):
