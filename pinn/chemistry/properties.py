@@ -125,8 +125,13 @@ class GasProperties:
         return self.A * t**self.b * torch.exp(-self.Ea / (GAS_CONSTANT * t))         # (N, R)
 
     def rates_of_progress(self, T: torch.Tensor, p, Y: torch.Tensor) -> torch.Tensor:
-        concentrations = (self.density(T, p, Y).unsqueeze(-1) * Y / self.W).clamp_min(0.0)
-        return self.rate_constants(T) * torch.pow(concentrations.unsqueeze(-2), self.orders).prod(-1)
+        """q_r (kmol / m^3 / s), (N, R). A species with no positive concentration contributes
+        C^order = 0 (1 for order 0), with a zero, never NaN, gradient (C^0.5 at C = 0)."""
+        C = (self.density(T, p, Y).unsqueeze(-1) * Y / self.W).unsqueeze(-2)
+        present = C > 0
+        law = torch.where(present, torch.pow(C.clamp_min(torch.finfo(C.dtype).tiny), self.orders),
+                          (self.orders == 0).to(C.dtype))
+        return self.rate_constants(T) * law.prod(-1)
 
     def net_production_rates(self, T: torch.Tensor, p, Y: torch.Tensor) -> torch.Tensor:
         """omega_k in kmol / m^3 / s, (N, K)."""
