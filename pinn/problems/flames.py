@@ -53,6 +53,7 @@ from pinn.jets import Jet
 from pinn.nets import MLP
 from pinn.problems.base import Problem, check_number
 from pinn.problems.registry import register
+from pinn.quadrature import composite_gauss, graded
 
 GAS_CONSTANT = 8.3145  # J/mol/K, as in the FlamePINN-1D setup
 STRETCH = 4  # K in theta = 1 - (1 - eta)^K
@@ -280,7 +281,7 @@ class FreelyPropagatingFlame(Problem):
     def length(self, model: FlameModel, cells: int = 128) -> torch.Tensor:
         """int_0^1 (dtheta/dt) / q dt = x(theta_L) / L (4-point Gauss on a grid graded towards both ends)."""
         param = model.s0
-        edges = _graded(cells + 1, param)
+        edges = graded(cells + 1, param)
         h = edges[1:] - edges[:-1]
         nodes, weights = (torch.as_tensor(v, device=param.device, dtype=param.dtype)
                           for v in np.polynomial.legendre.leggauss(4))
@@ -361,7 +362,7 @@ class FreelyPropagatingFlame(Problem):
         cumulative 4-point Gauss quadrature of x(t) on a grid graded towards both ends, and cubic
         Hermite interpolation of t(x) in the cell that holds each point."""
         p = self.physics
-        edges = _graded(cells, x, stop=1.0 - 1.0 / cells)
+        edges = graded(cells, x, stop=1.0 - 1.0 / cells)
         h = edges[1:] - edges[:-1]
         nodes, weights = (torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in np.polynomial.legendre.leggauss(4))
         gauss = (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1)
@@ -388,25 +389,3 @@ class FreelyPropagatingFlame(Problem):
         E_a = float(torch.as_tensor(model.value("activation_energy", p.activation_energy)).detach())
         return {"T": T, "u": p.velocity(T, s), "Y_F": p.Y_in * left, "omega": p.rate(T, left, s, E_a)}
 
-
-def _graded(n: int, like: torch.Tensor, stop: float = 1.0) -> torch.Tensor:
-    """n points on [0, stop] graded towards both ends of [0, 1] (smoothstep of a uniform grid)."""
-    t = torch.linspace(0.0, stop, n, device=like.device, dtype=like.dtype)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def composite_gauss(n_points: int, generator: torch.Generator | None = None, pieces: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of a composite Gauss-Legendre rule on [0, 1]."""
-    edges = np.linspace(0.0, 1.0, pieces + 1)
-    bounds = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        if generator is None:
-            bounds.append((lo, hi))
-        else:
-            cut = lo + (hi - lo) * (0.2 + 0.6 * float(torch.rand((), generator=generator, dtype=torch.float64)))
-            bounds += [(lo, cut), (cut, hi)]
-    per = max(2, n_points // len(bounds))
-    nodes, weights = np.polynomial.legendre.leggauss(per)
-    eta = np.concatenate([0.5 * (hi - lo) * nodes + 0.5 * (hi + lo) for lo, hi in bounds])
-    w = np.concatenate([0.5 * (hi - lo) * weights for lo, hi in bounds])
-    return eta, w

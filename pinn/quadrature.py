@@ -1,0 +1,29 @@
+"""Quadrature nodes on [0, 1] for the flame problems."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def graded(n: int, like: torch.Tensor, stop: float = 1.0) -> torch.Tensor:
+    """n points on [0, stop] graded towards both ends of [0, 1] (smoothstep of a uniform grid)."""
+    t = torch.linspace(0.0, stop, n, device=like.device, dtype=like.dtype)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def composite_gauss(n_points: int, generator: torch.Generator | None = None, pieces: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of a composite Gauss-Legendre rule on [0, 1]."""
+    edges = np.linspace(0.0, 1.0, pieces + 1)
+    bounds = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if generator is None:
+            bounds.append((lo, hi))
+        else:
+            cut = lo + (hi - lo) * (0.2 + 0.6 * float(torch.rand((), generator=generator, dtype=torch.float64)))
+            bounds += [(lo, cut), (cut, hi)]
+    per = max(2, n_points // len(bounds))
+    nodes, weights = np.polynomial.legendre.leggauss(per)
+    eta = np.concatenate([0.5 * (hi - lo) * nodes + 0.5 * (hi + lo) for lo, hi in bounds])
+    w = np.concatenate([0.5 * (hi - lo) * weights for lo, hi in bounds])
+    return eta, w
