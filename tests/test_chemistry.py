@@ -148,7 +148,7 @@ def test_free_flame_reference_converges_with_refinement():
     from pinn.reference.flame_ch4 import free_flame
 
     flame = free_flame(0.8)
-    speeds = [row["s_L"] for row in flame.refinement]
+    speeds = [row["value"] for row in flame.refinement.rows]
     changes = np.abs(np.diff(speeds))
     assert changes[-1] < 0.25 * changes[0]
     assert flame.error_estimate < 3e-4 * flame.s_L_extrapolated  # well inside the 1e-3 PINN target
@@ -156,3 +156,41 @@ def test_free_flame_reference_converges_with_refinement():
     assert abs(flame.s_L_extrapolated - 0.28) < 0.005
     with pytest.raises(ConfigError, match="phi=0.0"):
         free_flame(0.0)
+
+
+def test_counterflow_equations_vanish_on_cantera_solution():
+    """Continuity, radial momentum (with Cantera's Lambda), species and energy with our properties
+    on Cantera's converged premixed counterflow flame; a 2% wrong Lambda shows up clearly; and the
+    reference's Lambda converges under refinement."""
+    from pinn.chemistry import flame_equations as F
+    from pinn.reference.flame_ch4 import counterflow
+
+    flame = counterflow(0.8)
+    rows = flame.refinement.rows
+    assert abs(rows[-1]["value"] - rows[-2]["value"]) < 0.25 * abs(rows[2]["value"] - rows[1]["value"])
+    assert flame.error_estimate < 1e-3 * abs(flame.Lambda_extrapolated)
+    props = GasProperties(load_mechanism())
+    x, p = flame.x, 101325.0
+    t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float64)  # noqa: E731
+    grad = lambda a: np.gradient(np.asarray(a), x, axis=0)  # noqa: E731
+    T, Y, u, V = t(flame.T), t(flame.Y.T.copy()), t(flame.u), t(flame.V)
+    rho = props.density(T, p, Y)
+    mu = props.viscosity(T, props.mole_fractions(Y))
+    dV = t(grad(V.numpy()))
+    inner = slice(2, -2)
+
+    def momentum(Lambda):
+        mass, radial = F.counterflow_residuals(rho, u, V, t(grad((rho * u).numpy())), dV,
+                                               t(grad((mu * dV).numpy())), Lambda)
+        return float(mass[inner].abs().max() / (2 * rho * V).abs().max()), float(radial[inner].abs().max() / abs(Lambda))
+
+    mass, radial = momentum(flame.Lambda)
+    assert mass < 5e-3 and radial < 5e-3, (mass, radial)
+    assert momentum(1.02 * flame.Lambda)[1] > 3 * radial
+    dT, dY = t(grad(flame.T)), t(grad(flame.Y.T))
+    j = F.diffusive_fluxes(props, T, p, Y, dY)
+    q = F.heat_flux(props, T, Y, dT)
+    species, energy = F.residuals(props, p, rho * u, T, dT, Y, dY, j, t(grad(j.numpy())), t(grad(q.numpy())))
+    source = (props.W * props.net_production_rates(T, p, Y)).abs().max()
+    assert float(species[inner].abs().max() / source) < 5e-3
+    assert float(energy[inner].abs().max() / F.heat_release(props, p, T, Y).abs().max()) < 5e-3

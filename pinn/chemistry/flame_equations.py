@@ -1,8 +1,15 @@
 """Steady one-dimensional premixed flame equations with mixture-averaged transport, as Cantera's
-StFlow solves them, in the frame of the flame (mass flux m = rho u = rho_in s_L constant):
+flow domains solve them, with the mass flux m = rho u (constant, rho_in s_L, for a free flame in
+its own frame; a field for the counterflow flame):
 
     species k:  m Y_k' + j_k' = W_k omega_k
     energy:     m cp T' + q' + T' sum_k j_k cp_k + sum_k h_k omega_k = 0,     q = -lambda T'
+
+and for the axisymmetric counterflow flame (V = v / r the spread rate, Lambda = (1/r) dp/dr the
+pressure-curvature eigenvalue):
+
+    continuity:        (rho u)' + 2 rho V = 0
+    radial momentum:   rho u V' + rho V^2 + Lambda - (mu V')' = 0
 
 with molar h_k and omega_k, mass-specific cp_k, and the diffusive fluxes
 
@@ -42,11 +49,18 @@ def heat_flux(props: GasProperties, T: torch.Tensor, Y: torch.Tensor, dT: torch.
 def residuals(props: GasProperties, p, m, T, dT, Y, dY, j, div_j, div_q) -> tuple[torch.Tensor, torch.Tensor]:
     """(species residuals (N, K) in kg / m^3 / s, energy residual (N,) in W / m^3)."""
     omega = props.net_production_rates(T, p, Y)
+    m = torch.as_tensor(m, dtype=T.dtype, device=T.device)
+    m = m.unsqueeze(-1) if m.ndim else m
     species = m * dY + div_j - props.W * omega
     cp_k = GAS_CONSTANT * props.cp_species_R(T) / props.W
     h_k = GAS_CONSTANT * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
-    energy = (m * props.cp_mass(T, Y) * dT + div_q + dT * (j * cp_k).sum(-1) + (h_k * omega).sum(-1))
+    energy = (m.squeeze(-1) * props.cp_mass(T, Y) * dT + div_q + dT * (j * cp_k).sum(-1) + (h_k * omega).sum(-1))
     return species, energy
+
+
+def counterflow_residuals(rho, u, V, d_mass_flux, dV, div_tau, Lambda) -> tuple[torch.Tensor, torch.Tensor]:
+    """(continuity, radial momentum) with d_mass_flux = (rho u)' and div_tau = (mu V')'."""
+    return d_mass_flux + 2.0 * rho * V, rho * u * dV + rho * V * V + Lambda - div_tau
 
 
 def heat_release(props: GasProperties, p, T: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,13 @@
 """Reference for the CH4/air flames: Cantera's own solvers, refined until their eigenvalue stops
 moving. Only this module (and the tests) runs Cantera's flame solvers; the PINN side uses the
-same mechanism through pinn.chemistry."""
+same mechanism through pinn.chemistry.
+
+Both eigenvalues (the flame speed s_L of `ct.FreeFlame`, the pressure-curvature eigenvalue
+Lambda of `ct.CounterflowPremixedFlame`) converge at first order in the number of points n
+(Cantera's convection is upwind): value(n) = value + C / n + ..., so the reference is the
+Richardson extrapolation of the two finest levels, and its error estimate the change from the
+extrapolation one level coarser.
+"""
 
 from __future__ import annotations
 
@@ -16,42 +23,90 @@ from pinn.errors import ConfigError
 log = logging.getLogger("pinn")
 
 # (ratio, slope, curve) of Cantera's grid refinement, coarse to fine; each level starts from the
-# last and has about twice its points (about 6400 at the end, 5-10 s in all)
+# last and has about twice its points (about 6400 at the end for a free flame, 5-10 s in all)
 REFINEMENT = ((3.0, 0.1, 0.2), (3.0, 0.05, 0.1), (2.0, 0.02, 0.04), (2.0, 0.01, 0.02), (2.0, 0.005, 0.01),
               (2.0, 0.0025, 0.005), (2.0, 0.00125, 0.0025), (2.0, 0.000625, 0.00125), (2.0, 0.0003125, 0.000625))
+# the counterflow grid has about twice the points at each level: one level fewer (about 8000)
+COUNTERFLOW_REFINEMENT = REFINEMENT[:-1]
 AIR = "O2:1.0, N2:3.76"
 MAX_POINTS = 20000
 
 
 @dataclass
+class Refinement:
+    """One eigenvalue on successively refined grids."""
+
+    rows: list[dict] = field(default_factory=list)   # ratio, slope, curve, points, value, seconds
+
+    def extrapolated_at(self, last: int) -> float:
+        (n1, v1), (n2, v2) = [(row["points"], row["value"]) for row in self.rows[last - 1 : last + 1]]
+        return (n2 * v2 - n1 * v1) / (n2 - n1)
+
+    @property
+    def finest(self) -> float:
+        return self.rows[-1]["value"]
+
+    @property
+    def extrapolated(self) -> float:
+        return self.extrapolated_at(len(self.rows) - 1) if len(self.rows) >= 2 else float("nan")
+
+    @property
+    def error_estimate(self) -> float:
+        if len(self.rows) < 3:
+            return float("nan")
+        return abs(self.extrapolated - self.extrapolated_at(len(self.rows) - 2))
+
+
+@dataclass
 class FlameReference:
-    s_L: float                    # on the finest grid; see s_L_extrapolated
+    """ct.FreeFlame: s_L and the fields on the finest grid."""
+
     x: np.ndarray
     T: np.ndarray
     Y: np.ndarray                 # (K, n)
     u: np.ndarray
     species: tuple[str, ...]
     inlet_density: float
-    refinement: list[dict] = field(default_factory=list)   # per level: tolerances, points, s_L, seconds
+    refinement: Refinement
 
-    def _extrapolated(self, last: int) -> float:
-        """Richardson extrapolation of levels last-1 and last to infinitely many points. Cantera's
-        convective terms are first-order upwind, so s_L(n) = s_L + C / n + ... with n points."""
-        (n1, s1), (n2, s2) = [(row["points"], row["s_L"]) for row in self.refinement[last - 1 : last + 1]]
-        return (n2 * s2 - n1 * s1) / (n2 - n1)
+    @property
+    def s_L(self) -> float:
+        """On the finest grid."""
+        return self.refinement.finest
 
     @property
     def s_L_extrapolated(self) -> float:
-        """The reference flame speed: the finest two levels extrapolated."""
-        return self._extrapolated(len(self.refinement) - 1) if len(self.refinement) >= 2 else float("nan")
+        """The reference flame speed."""
+        return self.refinement.extrapolated
 
     @property
     def error_estimate(self) -> float:
-        """How far s_L_extrapolated may be from the converged speed: its change from the
-        extrapolation one level coarser."""
-        if len(self.refinement) < 3:
-            return float("nan")
-        return abs(self.s_L_extrapolated - self._extrapolated(len(self.refinement) - 2))
+        return self.refinement.error_estimate
+
+
+@dataclass
+class CounterflowReference:
+    """ct.CounterflowPremixedFlame: Lambda = (1/r) dp/dr (Pa / m^2) and the fields."""
+
+    x: np.ndarray
+    T: np.ndarray
+    Y: np.ndarray                 # (K, n)
+    u: np.ndarray                 # axial velocity
+    V: np.ndarray                 # spread rate v / r
+    species: tuple[str, ...]
+    refinement: Refinement
+
+    @property
+    def Lambda(self) -> float:
+        return self.refinement.finest
+
+    @property
+    def Lambda_extrapolated(self) -> float:
+        return self.refinement.extrapolated
+
+    @property
+    def error_estimate(self) -> float:
+        return self.refinement.error_estimate
 
 
 def inlet_gas(phi: float, T_in: float, pressure: float, mechanism: str | None = None):
@@ -62,6 +117,26 @@ def inlet_gas(phi: float, T_in: float, pressure: float, mechanism: str | None = 
     return gas
 
 
+def _refine(sim, levels, value, what: str) -> Refinement:
+    """Solve `sim` at each refinement level in turn, recording value(sim)."""
+    ct = require_cantera()
+    sim.max_grid_points = MAX_POINTS
+    refinement = Refinement()
+    for ratio, slope, curve in levels:
+        sim.set_refine_criteria(ratio=ratio, slope=slope, curve=curve, prune=0.0)
+        start = time.perf_counter()
+        try:
+            sim.solve(loglevel=0, auto=not refinement.rows, refine_grid=True)
+        except ct.CanteraError as exc:
+            last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
+            raise ConfigError(f"Cantera's {what} did not converge ({last[-1] if last else exc}); "
+                              "is this mixture flammable?") from None
+        refinement.rows.append({"ratio": ratio, "slope": slope, "curve": curve, "points": int(sim.grid.size),
+                                "value": float(value(sim)), "seconds": time.perf_counter() - start})
+        log.debug("%s level %s: %d points, %.10g", what, (ratio, slope, curve), sim.grid.size, value(sim))
+    return refinement
+
+
 def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
                mechanism: str | None = None, levels=REFINEMENT) -> FlameReference:
     """ct.FreeFlame with mixture-averaged transport, solved at each refinement level in turn."""
@@ -70,23 +145,36 @@ def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, widt
     flame = ct.FreeFlame(gas, width=width)
     flame.transport_model = "mixture-averaged"
     flame.soret_enabled = False
-    flame.max_grid_points = MAX_POINTS
-    table = []
-    for ratio, slope, curve in levels:
-        flame.set_refine_criteria(ratio=ratio, slope=slope, curve=curve, prune=0.0)
-        start = time.perf_counter()
-        try:
-            flame.solve(loglevel=0, auto=not table, refine_grid=True)
-        except ct.CanteraError as exc:
-            last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
-            raise ConfigError(f"Cantera's FreeFlame did not converge at phi={phi}, T_in={T_in}, p={pressure} "
-                              f"({last[-1] if last else exc}); is this mixture flammable?") from None
-        table.append({"ratio": ratio, "slope": slope, "curve": curve, "points": int(flame.grid.size),
-                      "s_L": float(flame.velocity[0]), "seconds": time.perf_counter() - start})
-        log.debug("FreeFlame level %s: %d points, s_L = %.10f", (ratio, slope, curve), flame.grid.size, flame.velocity[0])
+    where = f"FreeFlame at phi={phi}, T_in={T_in}, p={pressure}"
+    refinement = _refine(flame, levels, lambda f: f.velocity[0], where)
     if flame.T[-1] < T_in + 200.0:
         raise ConfigError(f"no flame at phi={phi}, T_in={T_in}, p={pressure}: Cantera's solution did not ignite "
                           f"(T rises only to {flame.T[-1]:.0f} K); choose phi nearer 1")
-    return FlameReference(s_L=float(flame.velocity[0]), x=flame.grid.copy(), T=flame.T.copy(), Y=flame.Y.copy(),
-                          u=flame.velocity.copy(), species=tuple(gas.species_names),
-                          inlet_density=float(flame.density[0]), refinement=table)
+    return FlameReference(x=flame.grid.copy(), T=flame.T.copy(), Y=flame.Y.copy(), u=flame.velocity.copy(),
+                          species=tuple(gas.species_names), inlet_density=float(flame.density[0]),
+                          refinement=refinement)
+
+
+def counterflow(phi: float, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
+                u_reactants: float = 1.0, u_products: float = 1.0, mechanism: str | None = None,
+                levels=COUNTERFLOW_REFINEMENT) -> CounterflowReference:
+    """Premixed reactants (x = 0) against their own adiabatic equilibrium products (x = width),
+    each nozzle's mass flux its density times its velocity."""
+    ct = require_cantera()
+    gas = inlet_gas(phi, T_in, pressure, mechanism)
+    burnt = inlet_gas(phi, T_in, pressure, mechanism)
+    burnt.equilibrate("HP")
+    sim = ct.CounterflowPremixedFlame(gas, width=width)
+    sim.transport_model = "mixture-averaged"
+    sim.soret_enabled = False
+    sim.reactants.mdot = gas.density * u_reactants
+    sim.products.mdot = burnt.density * u_products
+    sim.products.T, sim.products.Y = burnt.T, burnt.Y
+    sim.set_initial_guess(equilibrate=True)
+    where = f"CounterflowPremixedFlame at phi={phi}, T_in={T_in}, p={pressure}, width={width}"
+    refinement = _refine(sim, levels, lambda s: s.L[0], where)
+    if sim.extinct():
+        raise ConfigError(f"the counterflow flame at phi={phi} is extinct (strain too high for "
+                          f"u_reactants={u_reactants}, u_products={u_products} m/s); lower the velocities")
+    return CounterflowReference(x=sim.grid.copy(), T=sim.T.copy(), Y=sim.Y.copy(), u=sim.velocity.copy(),
+                                V=sim.spread_rate.copy(), species=tuple(gas.species_names), refinement=refinement)
