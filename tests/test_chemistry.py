@@ -194,3 +194,23 @@ def test_counterflow_equations_vanish_on_cantera_solution():
     source = (props.W * props.net_production_rates(T, p, Y)).abs().max()
     assert float(species[inner].abs().max() / source) < 5e-3
     assert float(energy[inner].abs().max() / F.heat_release(props, p, T, Y).abs().max()) < 5e-3
+
+
+@pytest.mark.parametrize("phi", [0.6, 1.0, 1.4])
+def test_burnt_state_is_the_adiabatic_complete_combustion_state(phi):
+    """Cantera at (h_in, p, Y_b) has our T_b; and it is Cantera's HP equilibrium where that is
+    complete (lean and rich: the excess reactant stays; at phi = 1 equilibrium keeps traces)."""
+    from pinn.chemistry import burnt_state
+    from pinn.reference.flame_ch4 import inlet_gas
+
+    gas = inlet_gas(phi, 300.0, ct.one_atm)
+    props = GasProperties(load_mechanism())
+    T_b, Y_b = burnt_state(props, 300.0, torch.tensor(gas.Y))
+    assert Y_b.min() >= 0 and abs(float(Y_b.sum()) - 1) < 1e-14
+    assert min(float(Y_b[0]), float(Y_b[1])) == 0.0  # CH4 or O2 used up
+    h_in = gas.enthalpy_mass
+    gas.HPY = h_in, ct.one_atm, Y_b.numpy()
+    assert abs(gas.T / float(T_b) - 1) < 1e-10  # Cantera's own T(h) solve tolerance
+    gas = inlet_gas(phi, 300.0, ct.one_atm)
+    gas.equilibrate("HP")
+    assert abs(gas.T / float(T_b) - 1) < (1e-5 if phi == 1.0 else 1e-8)

@@ -3,6 +3,6 @@
 (`properties.py`), so that the PINN and Cantera's reference solve the same equations."""
 
 from pinn.chemistry.mechanism import DEFAULT_MECHANISM, Mechanism, load_mechanism, require_cantera
-from pinn.chemistry.properties import GasProperties
+from pinn.chemistry.properties import GasProperties, burnt_state
 
-__all__ = ["DEFAULT_MECHANISM", "GasProperties", "Mechanism", "load_mechanism", "require_cantera"]
+__all__ = ["DEFAULT_MECHANISM", "GasProperties", "burnt_state", "Mechanism", "load_mechanism", "require_cantera"]

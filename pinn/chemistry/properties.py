@@ -136,3 +136,26 @@ class GasProperties:
     def net_production_rates(self, T: torch.Tensor, p, Y: torch.Tensor) -> torch.Tensor:
         """omega_k in kmol / m^3 / s, (N, K)."""
         return self.rates_of_progress(T, p, Y) @ self.nu
+
+
+def burnt_state(props: GasProperties, T_in: float, Y_in: torch.Tensor, iterations: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adiabatic end state of a one-reaction mechanism: the reaction runs until its first
+    reactant is used up (Y_k = Y_in,k + W_k nu_k xi, xi the largest progress that keeps every
+    Y_k >= 0), and T_b solves h(T_b, Y_b) = h(T_in, Y_in) (Newton on cp). Returns (T_b, Y_b)."""
+    if props.nu.shape[0] != 1:
+        raise ValueError("burnt_state needs a one-reaction mechanism")
+    nu = props.nu[0]
+    Y_in = Y_in.reshape(1, -1)
+    consumed = nu < 0
+    xi = (Y_in[0, consumed] / (props.W[consumed] * -nu[consumed])).min()
+    Y_b = Y_in + props.W * nu * xi
+    Y_b = torch.where(Y_b.abs() < 1e-15, torch.zeros_like(Y_b), Y_b)
+    T_in_t = torch.full((1,), float(T_in), dtype=Y_in.dtype, device=Y_in.device)
+    h_in = props.enthalpy_mass(T_in_t, Y_in)
+    T = T_in_t + 1500.0
+    for _ in range(iterations):
+        step = (props.enthalpy_mass(T, Y_b) - h_in) / props.cp_mass(T, Y_b)
+        T = T - step
+        if float(step.abs().max()) < 1e-10 * float(T.max()):
+            break
+    return T[0], Y_b[0]
