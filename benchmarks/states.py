@@ -1,7 +1,7 @@
 """The k lowest states of every Schrödinger problem, 1D and 2D: prints one row per state.
 
     python benchmarks/states.py              # first 3 states of every 1D problem, then 2D
-    python benchmarks/states.py --only-2d    # or --only-1d
+    python benchmarks/states.py --only-2d    # or --only-1d, or --problem harmonic2d
     python benchmarks/states.py --states 4 trainer.collocation_points=96
 
 Each run is a full `run()` of the config the command line composes, with problem.n_states=k, in a
@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--states", type=int, default=3)
     parser.add_argument("--only-1d", action="store_true")
     parser.add_argument("--only-2d", action="store_true")
+    parser.add_argument("--problem", help="only the rows of this problem")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--seed", type=int, default=0)
@@ -55,6 +56,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("pinn").setLevel(logging.WARNING)
     cases = ([] if args.only_2d else ONE_D) + ([] if args.only_1d else TWO_D)
+    cases = [c for c in cases if args.problem is None or c[0] == f"problem={args.problem}"]
     header = (f"{'problem':<15} {'parameters':<30} {'n':>2} {'E':>17} {'E_ref':>17} {'rel.err':>9} "
               f"{'Wein.w':>8} {'K-T w':>8} {'angle':>8} {'train s':>8} status")
     print(header)
