@@ -122,8 +122,8 @@ class Trainer:
         size n a phase asks for (`Phase.collocation_points`); `loss_fn(stage, batch)` the terms.
         `resume` is a checkpoint: training continues after its step, from its exact state.
         `on_phase_start(stage)` runs before a phase begins afresh. `parts()` (see `Problem.parts`)
-        splits a Levenberg-Marquardt phase into independent groups; `loss_fn(stage, batch, part)`
-        then gives the terms of one part."""
+        splits a Levenberg-Marquardt or L-BFGS phase into independent groups;
+        `loss_fn(stage, batch, part)` then gives the terms of one part."""
         self.parts = parts
         params = [p for p in model.parameters() if p.requires_grad]
         self.sample = sample

@@ -41,10 +41,10 @@ class Problem(ABC):
         """Called when a training phase of this stage begins afresh (not on resuming inside it)."""
 
     def parts(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
-        """Independent least-squares sub-problems of the solve stage, as the index of the part that
-        owns each parameter entry (label tensors shaped like the parameters); then
-        `loss_terms(..., part=k)` returns the rows of part k alone, and Levenberg-Marquardt solves
-        the parts separately. None: the loss is one problem."""
+        """Independent sub-problems of the loss, as the index of the part that owns each parameter
+        entry (label tensors shaped like the parameters); then `loss_terms(..., part=k)` returns
+        the terms of part k alone (in every stage), and Levenberg-Marquardt and L-BFGS phases
+        solve the parts separately. None: the loss is one problem."""
         return None
 
 
