@@ -8,7 +8,8 @@ import torch
 
 ct = pytest.importorskip("cantera", reason="the flames extra is not installed")
 
-from pinn.chemistry import GasProperties, load_mechanism  # noqa: E402
+from pinn.chemistry.mechanism import load_mechanism  # noqa: E402
+from pinn.chemistry.properties import GasProperties  # noqa: E402
 from pinn.errors import ConfigError  # noqa: E402
 
 RTOL = 1e-10
@@ -200,7 +201,7 @@ def test_counterflow_equations_vanish_on_cantera_solution():
 def test_burnt_state_is_the_adiabatic_complete_combustion_state(phi):
     """Cantera at (h_in, p, Y_b) has our T_b; and it is Cantera's HP equilibrium where that is
     complete (lean and rich: the excess reactant stays; at phi = 1 equilibrium keeps traces)."""
-    from pinn.chemistry import burnt_state
+    from pinn.chemistry.properties import burnt_state
     from pinn.reference.flame_ch4 import inlet_gas
 
     gas = inlet_gas(phi, 300.0, ct.one_atm)
