@@ -4,18 +4,18 @@ psi = 0 on its boundary, the k lowest states.
 Trial function per state: psi = B(x, y) G(x, y) N(x, y) / sqrt(area), with B the product of the
 four wall distances (scaled to 1 in the middle), so the walls are exact, G a Gaussian envelope
 exp(-c r^2) where the potential confines (c = omega / 2 for the isotropic oscillator: its
-asymptotic decay; 1 for the box), and N an MLP of (x, y). The second derivatives come from two
+asymptotic decay; none for the box), and N an MLP of (x, y). The second derivatives come from two
 Taylor-jet passes, one along x and one along y.
 
 Loss terms are those of the 1D problems (pinn.problems.schrodinger): a variational warm-up
 (Rayleigh quotients, each state held orthogonal to the detached lower ones by a penalty, the
 eigenvalue parameters tracking them from box levels; the energy scale E_s comes from a rough
 Galerkin estimate in 36 box sines, and the states are put in order of their Rayleigh quotients
-before every phase), then Levenberg-Marquardt on the residual, normalization and orthogonality
-(all states as one problem: splitting them as the 1D problems do was not better here). Degenerate
-levels need nothing special: any orthonormal basis of the level is a solution, and the evaluation
-compares the spanned subspace (principal angles), not the states.
-"""
+before every phase after the first), then Levenberg-Marquardt on the residual, normalization and
+orthogonality. Both L-BFGS and LM treat each state as its own problem (`parts`): state j sees the
+lower states as fixed data. Degenerate levels need nothing special: any orthonormal basis of the
+level is a solution, and the evaluation compares the spanned subspace (principal angles), not the
+states."""
 
 from __future__ import annotations
 
