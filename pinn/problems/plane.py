@@ -11,7 +11,7 @@ Loss terms are those of the 1D problems (pinn.problems.schrodinger): a variation
 (Rayleigh quotients, each state held orthogonal to the detached lower ones by a penalty, the
 eigenvalue parameters tracking them from box levels; the energy scale E_s comes from a rough
 Galerkin estimate in 36 box sines, and the states are put in order of their Rayleigh quotients
-before every phase after the first), then Levenberg-Marquardt on the residual, normalization and
+before the solve phase), then Levenberg-Marquardt on the residual, normalization and
 orthogonality. Both L-BFGS and LM treat each state as its own problem (`parts`): state j sees the
 lower states as fixed data. Degenerate levels need nothing special: any orthonormal basis of the
 level is a solution, and the evaluation compares the spanned subspace (principal angles), not the
