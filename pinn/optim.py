@@ -229,7 +229,7 @@ class PartwiseLBFGS:
     def step(self, closure: Callable[[int], torch.Tensor]) -> float:
         """`closure(k)` evaluates (and back-propagates) the loss of part k; returns the summed loss
         of the parts before their steps."""
-        return sum(float(opt.step(functools.partial(closure, k)).detach()) for k, opt in enumerate(self.optimizers))
+        return float(sum(opt.step(functools.partial(closure, k)).detach() for k, opt in enumerate(self.optimizers)))
 
     def state_dict(self) -> dict[str, list]:
         return {"parts": [opt.state_dict() for opt in self.optimizers]}
