@@ -86,24 +86,40 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     return _tight(fig)
 
 
-FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega"))
+FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega"),
+                ("Y_CH4", "Y CH4"), ("Y_O2", "Y O2"), ("Y_CO2", "Y CO2"), ("Y_H2O", "Y H2O"))
 
 
 def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
-    """T, u, Y_F and omega against x, PINN (solid) and reference (dashed)."""
-    fig = Figure(figsize=(9, 6))
-    axes = fig.subplots(2, 2, sharex=True).ravel()
+    """Every field the run saved with its reference (of FLAME_FIELDS) against x, PINN (solid)
+    and reference (dashed)."""
+    shown = [(key, label) for key, label in FLAME_FIELDS if key in solution and f"{key}_ref" in solution]
+    rows = (len(shown) + 1) // 2
+    fig = Figure(figsize=(9, 3 * rows))
+    axes = fig.subplots(rows, 2, sharex=True, squeeze=False).ravel()
     x_mm = solution["x"] * 1e3
-    for ax, (key, label) in zip(axes, FLAME_FIELDS):
+    for ax, (key, label) in zip(axes, shown):
         ax.plot(x_mm, solution[key], lw=2, label="PINN")
         ax.plot(x_mm, solution[f"{key}_ref"], "--", color="k", lw=1, label="reference")
         if f"obs_{key}" in solution:
             ax.plot(solution["obs_x"] * 1e3, solution[f"obs_{key}"], "o", color="C3", ms=5, label="observations")
         ax.set_ylabel(label)
-    for ax in axes[2:]:
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    axes[0].set_xlim(*_flame_window(x_mm, solution["T_ref"]))
+    for ax in axes[-2:]:
         ax.set_xlabel("x (mm)")
     axes[0].legend(fontsize=8)
     return _tight(fig)
+
+
+def _flame_window(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:
+    """Where the reference temperature rises from 0.1% to 99.9% of its rise, widened by its own
+    length on both sides and clipped to the domain."""
+    rise = (T - T[0]) / (T.max() - T[0])
+    start, stop = x[np.argmax(rise > 1e-3)], x[np.argmax(rise > 0.999)]
+    pad = max(stop - start, 1e-12)
+    return max(x[0], start - pad), min(x[-1], stop + pad)
 
 
 def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:

@@ -17,12 +17,14 @@ from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
 from pinn.evaluate import evaluate_schrodinger
 from pinn.evaluate_flame import evaluate_flame, flame_reference
+from pinn.evaluate_flame_ch4 import evaluate_flame_ch4, flame_ch4_reference
 from pinn.evaluate_plane import evaluate_plane
 from pinn.loggers import TensorBoardLogger, fan_out
 from pinn.checkpoints import load_checkpoint
 from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
 from pinn.plots import plot_run
 from pinn.problems import build_problem
+from pinn.problems.flame_ch4 import FreeFlameCH4
 from pinn.problems.flames import FreelyPropagatingFlame
 from pinn.problems.plane import PlaneProblem
 from pinn.train import Trainer
@@ -160,6 +162,9 @@ def evaluator(problem):
     if isinstance(problem, FreelyPropagatingFlame):
         reference = flame_reference(problem)
         return lambda model: evaluate_flame(problem, model, reference)
+    if isinstance(problem, FreeFlameCH4):
+        ch4_reference = flame_ch4_reference(problem)
+        return lambda model: evaluate_flame_ch4(problem, model, ch4_reference)
     if isinstance(problem, PlaneProblem):
         return lambda model: evaluate_plane(problem, model)
     return lambda model: evaluate_schrodinger(problem, model)
