@@ -40,14 +40,15 @@ def main() -> int:
         start = time.perf_counter()
         if args.counterflow:
             flame = counterflow(phi, args.T_in, args.pressure, 0.02 if args.width == 0.03 else args.width,
-                                args.velocity, args.velocity, levels=levels)
+                                args.velocity, args.velocity, levels=tuple(levels))
         else:
-            flame = free_flame(phi, args.T_in, args.pressure, args.width, levels=levels)
+            flame = free_flame(phi, args.T_in, args.pressure, args.width, levels=tuple(levels))
         seconds = time.perf_counter() - start
         previous = None
         for row in flame.refinement.rows:
             change = "" if previous is None else f"{row['value'] - previous:9.1e}"
-            print(f"{phi:5.2f} {row['slope']:9.2e} {row['points']:7d} {row['value']:16.10g} {change}")
+            print(f"{phi:5.2f} {row['slope']:9.2e} {row['points']:7d} {row['value']:16.10g} {change} "
+                  f"{row['seconds']:7.1f} s")
             previous = row["value"]
         summary.append((phi, flame, seconds))
         print()

@@ -16,6 +16,7 @@ the extrapolated s_L moves by 5e-6 from relative 1e-8 to 1e-10.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,10 +29,11 @@ from pinn.errors import ConfigError
 log = logging.getLogger("pinn")
 
 # (ratio, slope, curve) of Cantera's grid refinement, coarse to fine; each level starts from the
-# last and has about twice its points (about 6400 at the end for a free flame, 5-10 s in all)
+# last and has about twice its points (about 3300 at the end for a free flame: 20 s to 3 min with
+# the tight tolerances; one level more moves the extrapolated s_L by 3e-5 or less, phi 0.6-1.4)
 REFINEMENT = ((3.0, 0.1, 0.2), (3.0, 0.05, 0.1), (2.0, 0.02, 0.04), (2.0, 0.01, 0.02), (2.0, 0.005, 0.01),
-              (2.0, 0.0025, 0.005), (2.0, 0.00125, 0.0025), (2.0, 0.000625, 0.00125), (2.0, 0.0003125, 0.000625))
-# the counterflow grid has about twice the points at each level: one level fewer (about 8000)
+              (2.0, 0.0025, 0.005), (2.0, 0.00125, 0.0025), (2.0, 0.000625, 0.00125))
+# the counterflow grid has about twice the points at each level: one level fewer (about 4000)
 COUNTERFLOW_REFINEMENT = REFINEMENT[:-1]
 AIR = "O2:1.0, N2:3.76"
 MAX_POINTS = 20000
@@ -148,6 +150,7 @@ def _refine(sim, levels, value, what: str) -> Refinement:
     return refinement
 
 
+@functools.lru_cache(maxsize=16)  # a minute of Cantera per flame: solved once per process and arguments
 def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
                mechanism: str | None = None, levels=REFINEMENT) -> FlameReference:
     """ct.FreeFlame with mixture-averaged transport, solved at each refinement level in turn."""
@@ -167,6 +170,7 @@ def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, widt
                           fixed_location=float(flame.fixed_temperature_location))
 
 
+@functools.lru_cache(maxsize=16)
 def counterflow(phi: float, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
                 u_reactants: float = 1.0, u_products: float = 1.0, mechanism: str | None = None,
                 levels=COUNTERFLOW_REFINEMENT) -> CounterflowReference:

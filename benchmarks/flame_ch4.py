@@ -1,0 +1,62 @@
+"""Accuracy and time of the CH4/air flame PINN against Cantera on this machine: prints a table.
+
+    python benchmarks/flame_ch4.py                 # phi = 0.6, 0.8, 1.0, 1.2, 1.4 (300 K, 1 atm)
+    python benchmarks/flame_ch4.py --phi 0.8 1.0   # chosen equivalence ratios
+    python benchmarks/flame_ch4.py --device cuda
+
+Each row is a full `run()` of problem=flame_ch4 in a temporary directory: Cantera's reference
+(refined and extrapolated, its seconds in `ref s`) and then the training (`train s`).
+Target (issue: real flames): s_L within 1e-3 of Cantera's for every phi; T and major-species L2
+errors reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import tempfile
+import time
+
+from pinn.config import compose_config
+from pinn.run import run
+
+PHIS = (0.6, 0.8, 1.0, 1.2, 1.4)
+SPECIES = ("CH4", "O2", "CO2", "H2O")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phi", type=float, nargs="+", default=PHIS)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
+    args = parser.parse_args()
+    logging.getLogger("pinn").setLevel(logging.ERROR)
+    header = (f"{'phi':>5} {'s_L PINN':>12} {'s_L Cantera':>12} {'rel.err':>8} {'ref.err':>8} {'T L2':>8} "
+              + " ".join(f"{'Y_' + k + ' L2':>9}" for k in SPECIES) + f" {'steps':>5} {'ref s':>6} {'train s':>7} status")
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for phi in args.phi:
+        overrides = ["problem=flame_ch4", f"problem.phi={phi}", f"device={args.device}", f"dtype={args.dtype}",
+                     f"seed={args.seed}", "trainer.progress=none"] + args.extra
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            m = run(compose_config(overrides), out_dir=tmp)
+        total = time.perf_counter() - start
+        errors = m["field_l2_errors"]
+        worst = max(worst, m["relative_errors"][0])
+        s_ref = m["reference_eigenvalues"][0]
+        print(f"{phi:>5.2f} {m['eigenvalues'][0]:>12.8f} {s_ref:>12.8f} {m['relative_errors'][0]:>8.1e} "
+              f"{m['reference_error_estimate'] / s_ref:>8.1e} {errors['T']:>8.1e} "
+              + " ".join(f"{errors['Y_' + k]:>9.1e}" for k in SPECIES)
+              + f" {m['steps']:>5d} {total - m['train_seconds']:>6.0f} {m['train_seconds']:>7.0f} {m['status']}", flush=True)
+    print(f"worst relative s_L error: {worst:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
