@@ -66,6 +66,11 @@ def evaluate_flame_ch4(problem: FreeFlameCH4, model: FlameCH4Model,
     elif status == "unconverged":
         metrics["status_detail"] = (f"the rms relative residual {rms:.1e} exceeds {RESIDUAL_LIMIT:g}: the network "
                                     "has not solved the equations (more steps, or a wider network)")
+    if hasattr(problem, "inferred"):
+        values = {"s_L": (s, s_ref), **problem.inferred(model)}
+        metrics["inferred"] = {name: {"value": v, "true": true, "relative_error": abs(v / true - 1.0)}
+                               for name, (v, true) in values.items()}
+        metrics["observations"] = problem.data.source
     arrays = {
         "x": x,
         **fields,
@@ -75,4 +80,7 @@ def evaluate_flame_ch4(problem: FreeFlameCH4, model: FlameCH4Model,
         "eigenvalues": np.array([s]),
         "reference_eigenvalues": np.array([s_ref]),
     }
+    if hasattr(problem, "inferred"):
+        arrays.update(obs_x=problem.data.x, obs_T=problem.data.T,
+                      **{f"obs_Y_{name}": problem.data.Y[:, k] for k, name in enumerate(MAJOR_SPECIES)})
     return metrics, arrays

@@ -83,3 +83,47 @@ def test_bad_input_is_one_line(override, message, tmp_path):
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_inverse_positions_agree_with_the_trajectory():
+    """x(theta) of the inverse problem's data misfit (Gauss-Legendre per observation) against the
+    profile the evaluation places in x (composite quadrature over the whole flame)."""
+    problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 12})
+    torch.manual_seed(1)
+    model = problem.build_model(12, 2, "tanh").double()
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+        theta = torch.tensor([0.05, 0.3, 0.5, 0.8, 0.97], dtype=torch.float64)
+        x = problem.positions(model, theta).numpy()
+    path = problem.trajectory(model, T_fix=problem.T_in + 0.5 * (problem.inlet.T_b - problem.T_in))
+    theta_path = (path["T"] - problem.T_in) / (problem.inlet.T_b - problem.T_in)
+    np.testing.assert_allclose(x, np.interp(theta.numpy(), theta_path, path["x"]), rtol=1e-6, atol=1e-8)  # linear interpolation of the path
+    assert x[2] == 0.0
+
+
+def test_inverse_data_and_unknowns(tmp_path):
+    """Synthetic observations come from Cantera's flame; the unknowns start at the guesses; bad
+    settings are one-line errors."""
+    problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 15, "noise": 0.0})
+    reference = free_flame(0.8)
+    np.testing.assert_allclose(problem.data.T, np.interp(problem.data.x, reference.x, reference.T))
+    assert problem.data.T.min() < problem.T_in + 50 and problem.data.T.max() > problem.inlet.T_b - 50
+    model = problem.build_model(8, 2, "tanh")
+    assert float(model.unknown("activation_energy")) == pytest.approx(7.0e7)
+    assert problem.truth["activation_energy"] == pytest.approx(20.0 * 4184.0 * 1000.0)
+    for override, message in [("problem.noise=-0.1", "problem.noise=-0.1 must be >= 0"),
+                              ("problem.n_observations=2", "problem.n_observations=2 must be between 3"),
+                              ("problem.initial_activation_energy=0", "must be > 0")]:
+        code, _, err = run_cli(["problem=flame_ch4_inverse", override], tmp_path)
+        assert code == 2 and message in err and "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_inverse_recovers_the_kinetics_from_clean_data(tmp_path):
+    metrics = run(compose_config(["problem=flame_ch4_inverse", "problem.noise=0", "trainer.progress=none"]),
+                  out_dir=tmp_path)
+    inferred = metrics["inferred"]
+    assert inferred["s_L"]["relative_error"] < 1e-2
+    assert inferred["activation_energy"]["relative_error"] < 2e-2
+    assert inferred["pre_exponential"]["relative_error"] < 1e-1

@@ -120,22 +120,25 @@ class GasProperties:
         return (W_mix - X * self.W) / (p * W_mix * resistance)
 
     # ----- kinetics -------------------------------------------------------------------------------
-    def rate_constants(self, T: torch.Tensor) -> torch.Tensor:
+    def rate_constants(self, T: torch.Tensor, A=None, Ea=None) -> torch.Tensor:
+        """k_r(T), (N, R); A and Ea (J/kmol) replace the mechanism's when given (inverse problems)."""
+        A = self.A if A is None else A
+        Ea = self.Ea if Ea is None else Ea
         t = T.unsqueeze(-1)
-        return self.A * t**self.b * torch.exp(-self.Ea / (GAS_CONSTANT * t))         # (N, R)
+        return A * t**self.b * torch.exp(-Ea / (GAS_CONSTANT * t))         # (N, R)
 
-    def rates_of_progress(self, T: torch.Tensor, p, Y: torch.Tensor) -> torch.Tensor:
+    def rates_of_progress(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None) -> torch.Tensor:
         """q_r (kmol / m^3 / s), (N, R). A species with no positive concentration contributes
         C^order = 0 (1 for order 0), with a zero, never NaN, gradient (C^0.5 at C = 0)."""
         C = (self.density(T, p, Y).unsqueeze(-1) * Y / self.W).unsqueeze(-2)
         present = C > 0
         law = torch.where(present, torch.pow(C.clamp_min(torch.finfo(C.dtype).tiny), self.orders),
                           (self.orders == 0).to(C.dtype))
-        return self.rate_constants(T) * law.prod(-1)
+        return self.rate_constants(T, A, Ea) * law.prod(-1)
 
-    def net_production_rates(self, T: torch.Tensor, p, Y: torch.Tensor) -> torch.Tensor:
+    def net_production_rates(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None) -> torch.Tensor:
         """omega_k in kmol / m^3 / s, (N, K)."""
-        return self.rates_of_progress(T, p, Y) @ self.nu
+        return self.rates_of_progress(T, p, Y, A, Ea) @ self.nu
 
 
 def burnt_state(props: GasProperties, T_in: float, Y_in: torch.Tensor, iterations: int = 50) -> tuple[torch.Tensor, torch.Tensor]:

@@ -97,17 +97,25 @@ class Inlet:
 
 
 class FlameCH4Model(nn.Module):
-    """N(eta) -> (N_q, N_1 .. N_{K-1}) and the mass flux m = m_0 exp(log_flux)."""
+    """N(eta) -> (N_q, N_1 .. N_{K-1}), the mass flux m = m_0 exp(log_flux), and any other unknown
+    p = p_start exp(log_p) (the inverse problem's kinetics and the data's offset in x)."""
 
-    def __init__(self, net: MLP, m0: float):
+    def __init__(self, net: MLP, m0: float, unknowns: Mapping[str, float] | None = None):
         super().__init__()
         self.net = net
         self.register_buffer("m0", torch.tensor(float(m0), dtype=torch.float64))
         self.log_flux = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        self.unknown_names = tuple(unknowns or {})
+        for name, start in (unknowns or {}).items():
+            self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
+            setattr(self, f"log_{name}", nn.Parameter(torch.zeros((), dtype=torch.float64)))
 
     @property
     def mass_flux(self) -> torch.Tensor:
         return self.m0 * torch.exp(self.log_flux)
+
+    def unknown(self, name: str) -> torch.Tensor:
+        return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
 
 
 @register("flame_ch4")
@@ -172,7 +180,7 @@ class FreeFlameCH4(Problem):
         nu = float(orders[used_up].sum())
         return nu if nu >= 1.0 else 0.5 * (1.0 + nu)
 
-    def speed_estimate(self) -> float:
+    def speed_estimate(self, A=None, Ea=None) -> float:
         """Zel'dovich-Frank-Kamenetskii with unit Lewis numbers (Y linear in T):
         (rho_in s)^2 = 2 lambda_b int H dT / (cp (T_b - T_in))^2, H the heat release rate. Only
         a starting point for m."""
@@ -181,7 +189,7 @@ class FreeFlameCH4(Problem):
         theta = torch.linspace(0.0, 1.0, 4001, dtype=torch.float64)
         T = inlet.T_in + (inlet.T_b - inlet.T_in) * theta
         Y = torch.as_tensor(inlet.Y_in) + theta[:, None] * torch.as_tensor(inlet.Y_b - inlet.Y_in)
-        omega = props.net_production_rates(T, self.pressure, Y)
+        omega = props.net_production_rates(T, self.pressure, Y, A, Ea)
         heat = -(GAS_CONSTANT * T[:, None] * props.enthalpy_species_RT(T) * omega).sum(-1)
         integral = float(torch.trapezoid(heat, T))
         Y_b = torch.as_tensor(inlet.Y_b).reshape(1, -1)
@@ -193,6 +201,10 @@ class FreeFlameCH4(Problem):
             raise ConfigError(f"flame_ch4 at phi={self.phi:g}: the reaction rate vanishes on the way to the "
                               "burnt state; no flame")
         return m / inlet.density_in
+
+    def kinetics(self, model: FlameCH4Model) -> tuple:
+        """(A, Ea) of the rate when they are unknowns, else (None, None): the mechanism's."""
+        return None, None
 
     @property
     def delta(self) -> float:
@@ -261,7 +273,7 @@ class FreeFlameCH4(Problem):
         F_theta = F_t / theta_t.unsqueeze(-1)
         T = i.T_in + rise * theta
         flux_ratio = model.mass_flux / model.m0
-        omega = props.net_production_rates(T, p, Y)
+        omega = props.net_production_rates(T, p, Y, *self.kinetics(model))
         sink = self.delta / (model.m0 * q)
         species = flux_ratio * Y_theta + F_theta[:, :-2] - (props.W[:-1] * omega[:, :-1]) * sink.unsqueeze(-1)
         species = species / self._species_scale(t)

@@ -129,17 +129,24 @@ def inlet_gas(phi: float, T_in: float, pressure: float, mechanism: str | None = 
 
 
 def _refine(sim, levels, value, what: str) -> Refinement:
-    """Solve `sim` at each refinement level in turn, recording value(sim)."""
+    """Solve `sim` at each refinement level in turn, recording value(sim). Each level is solved
+    with Cantera's default tolerances (robust), and the last three, whose values enter the
+    extrapolation and its error estimate, once more with the tight ones from there."""
     ct = require_cantera()
     sim.max_grid_points = MAX_POINTS
-    sim.flame.set_steady_tolerances(default=STEADY_TOLERANCES)
-    sim.flame.set_transient_tolerances(default=TRANSIENT_TOLERANCES)
+    flow = sim.flame
+    loose = (float(flow.steady_reltol().max()), float(flow.steady_abstol().max()))
+    loose_transient = (float(flow.transient_reltol().max()), float(flow.transient_abstol().max()))
     refinement = Refinement()
-    for ratio, slope, curve in levels:
+    for level, (ratio, slope, curve) in enumerate(levels):
         sim.set_refine_criteria(ratio=ratio, slope=slope, curve=curve, prune=0.0)
         start = time.perf_counter()
         try:
+            _tolerances(sim, loose, loose_transient)
             sim.solve(loglevel=0, auto=not refinement.rows, refine_grid=True)
+            if level >= len(levels) - 3:
+                _tolerances(sim, STEADY_TOLERANCES, TRANSIENT_TOLERANCES)
+                sim.solve(loglevel=0, refine_grid=False)
         except ct.CanteraError as exc:
             last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
             raise ConfigError(f"Cantera's {what} did not converge ({last[-1] if last else exc}); "
@@ -148,6 +155,12 @@ def _refine(sim, levels, value, what: str) -> Refinement:
                                 "value": float(value(sim)), "seconds": time.perf_counter() - start})
         log.debug("%s level %s: %d points, %.10g", what, (ratio, slope, curve), sim.grid.size, value(sim))
     return refinement
+
+
+def _tolerances(sim, steady, transient) -> None:
+    """Relative and absolute tolerances of every component's Newton (steady) and time-step solves."""
+    sim.flame.set_steady_tolerances(default=steady)
+    sim.flame.set_transient_tolerances(default=transient)
 
 
 @functools.lru_cache(maxsize=16)  # a minute of Cantera per flame: solved once per process and arguments
