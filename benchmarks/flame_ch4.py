@@ -3,6 +3,7 @@
     python benchmarks/flame_ch4.py                 # phi = 0.6, 0.8, 1.0, 1.2, 1.4 (300 K, 1 atm)
     python benchmarks/flame_ch4.py --phi 0.8 1.0   # chosen equivalence ratios
     python benchmarks/flame_ch4.py --device cuda
+    python benchmarks/flame_ch4.py --inverse       # s_L, A, E_a from 20 noisy observations at phi = 0.8
 
 Each row is a full `run()` of problem=flame_ch4 in a temporary directory: Cantera's reference
 (refined and extrapolated, its seconds in `ref s`) and then the training (`train s`).
@@ -24,28 +25,48 @@ from pinn.run import run
 
 PHIS = (0.6, 0.8, 1.0, 1.2, 1.4)
 SPECIES = ("CH4", "O2", "CO2", "H2O")
+NOISES = (0.0, 0.01, 0.02)
+
+
+def _run(overrides: list[str], args) -> dict:
+    overrides = overrides + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
+                             "trainer.progress=none"] + args.extra
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        return run(compose_config(overrides), out_dir=tmp)
+
+
+def inverse(args) -> None:
+    header = f"{'noise':>6} {'s_L':>11} {'err':>8} {'A (SI)':>11} {'err':>8} {'E_a J/mol':>11} {'err':>8} {'train s':>7} status"
+    print(header)
+    print("-" * len(header))
+    for noise in NOISES:
+        m = _run(["problem=flame_ch4_inverse", f"problem.noise={noise}"], args)
+        cells = " ".join(f"{m['inferred'][k]['value']:>11.6g} {m['inferred'][k]['relative_error']:>8.1e}"
+                         for k in ("s_L", "pre_exponential", "activation_energy"))
+        print(f"{noise:>6.3f} {cells} {m['train_seconds']:>7.0f} {m['status']}", flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phi", type=float, nargs="+", default=PHIS)
+    parser.add_argument("--inverse", action="store_true", help="the inverse problem at noise 0, 1%%, 2%%")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
     args = parser.parse_args()
     logging.getLogger("pinn").setLevel(logging.ERROR)
+    if args.inverse:
+        inverse(args)
+        return 0
     header = (f"{'phi':>5} {'s_L PINN':>12} {'s_L Cantera':>12} {'rel.err':>8} {'ref.err':>8} {'T L2':>8} "
               + " ".join(f"{'Y_' + k + ' L2':>9}" for k in SPECIES) + f" {'steps':>5} {'ref s':>6} {'train s':>7} status")
     print(header)
     print("-" * len(header))
     worst = 0.0
     for phi in args.phi:
-        overrides = ["problem=flame_ch4", f"problem.phi={phi}", f"device={args.device}", f"dtype={args.dtype}",
-                     f"seed={args.seed}", "trainer.progress=none"] + args.extra
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            m = run(compose_config(overrides), out_dir=tmp)
+        m = _run(["problem=flame_ch4", f"problem.phi={phi}"], args)
         total = time.perf_counter() - start
         errors = m["field_l2_errors"]
         worst = max(worst, m["relative_errors"][0])

@@ -71,6 +71,9 @@ def synthesize(parameters: Mapping[str, float], count: int, noise: float, seed: 
         result = reference.solve_converged(p)
     except reference.FlameDoesNotFit as exc:
         raise ConfigError(f"flame_fpp_inverse: {exc}") from None
+    except (RuntimeError, ValueError, FloatingPointError, OverflowError) as exc:
+        raise ConfigError(f"flame_fpp_inverse: the reference solver found no flame to draw observations from "
+                          f"({exc}); check the rate parameters, phi and L") from None
     fd = result.finest
     x = np.linspace(0.0, p.L, count)
     T = np.interp(x, fd.x, fd.T)

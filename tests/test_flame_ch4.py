@@ -73,7 +73,8 @@ def test_one_step_is_reported_unconverged(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("problem.phi=-0.5", "problem.phi=-0.5 must be > 0"),
-    ("problem.phi=30", "outside 0.1..10"),
+    ("problem.phi=30", "outside 0.45..2"),
+    ("problem.width=1e-5", "problem.width=1e-05 m must be between"),
     ("problem.T_in=nan", "problem.T_in=nan must be a finite number"),
     ("problem.pressure=0", "problem.pressure=0 must be > 0"),
     ("problem.fuel=H2", "problem.fuel is not a setting of problem=flame_ch4"),

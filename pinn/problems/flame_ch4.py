@@ -66,6 +66,11 @@ PARAMETERS = {  # name: (lowest allowed, what)
     "pressure": (0.0, "pressure in Pa"),
     "width": (0.0, "domain width in m (Cantera's; it places the profiles)"),
 }
+# what this one-step global mechanism and its reference can stand for: CH4/air burns between
+# about phi 0.5 and 1.7; the NASA-7 fits hold from 200 to 3500 K
+RANGES = {"phi": (0.45, 2.0), "T_in": (200.0, 1000.0), "pressure": (1.0e3, 1.0e7)}
+MAX_BURNT_TEMPERATURE = 3500.0
+WIDTH_IN_THICKNESSES = (20.0, 5000.0)  # Cantera's domain against the preheat thickness lambda / (m cp)
 
 
 def inlet_mass_fractions(species: tuple[str, ...], W: np.ndarray, phi: float) -> np.ndarray:
@@ -127,14 +132,22 @@ class FreeFlameCH4(Problem):
         self.parameters = {name: check_number(name, given[name], low=low, what=what)
                            for name, (low, what) in PARAMETERS.items()}
         self.phi, self.T_in, self.pressure, self.width = (self.parameters[k] for k in PARAMETERS)
-        if not 0.1 <= self.phi <= 10.0:
-            raise ConfigError(f"problem.phi={self.phi:g} is outside 0.1..10: no premixed flame to solve")
+        for name, (low, high) in RANGES.items():
+            value = self.parameters[name]
+            if not low <= value <= high:
+                raise ConfigError(f"problem.{name}={value:g} is outside {low:g}..{high:g}, the range of a one-step "
+                                  f"CH4/air flame this tool checks against Cantera ({PARAMETERS[name][1]})")
         self.mechanism = load_mechanism()
         self.species = self.mechanism.species
         self._properties: dict[tuple, GasProperties] = {}
         self.inlet = self._inlet()
         self.s0 = self.speed_estimate()
         self.m0 = self.inlet.density_in * self.s0
+        low, high = (n * self.delta for n in WIDTH_IN_THICKNESSES)
+        if not low <= self.width <= high:
+            raise ConfigError(f"problem.width={self.width:g} m must be between {low:.2g} and {high:.2g} m "
+                              f"({WIDTH_IN_THICKNESSES[0]:g} to {WIDTH_IN_THICKNESSES[1]:g} flame thicknesses) "
+                              "for Cantera's reference flame to fit")
 
     # ----- set-up ------------------------------------------------------------------------------
     def properties(self, like: torch.Tensor) -> GasProperties:
@@ -150,9 +163,10 @@ class FreeFlameCH4(Problem):
         Y_in_t = torch.as_tensor(Y_in).reshape(1, -1)
         T_b, Y_b = burnt_state(props, self.T_in, Y_in_t)
         T_b, Y_b = float(T_b), Y_b.numpy()
-        if not T_b > self.T_in + 100.0:
+        if not self.T_in + 100.0 < T_b <= MAX_BURNT_TEMPERATURE:
             raise ConfigError(f"problem.phi={self.phi:g}, T_in={self.T_in:g}: the adiabatic temperature "
-                              f"{T_b:.0f} K is barely above the inlet; no flame")
+                              f"{T_b:.0f} K is outside T_in + 100 .. {MAX_BURNT_TEMPERATURE:g} K "
+                              "(no flame, or beyond the thermodynamic data)")
         T = torch.tensor([self.T_in], dtype=torch.float64)
         p = self.pressure
         # the linearized flux j = -A dY/dx over the species but the last (which closes the sum)
@@ -268,8 +282,8 @@ class FreeFlameCH4(Problem):
 
         F, F_t = jvp(fluxes, (s, s_t), (s_t, s_tt))
         theta, Y, q = self._split(s)
-        theta_t, Y_t, q_t = self._split(s_t)
-        Y_theta = Y_t[:, :-1] / theta_t.unsqueeze(-1)
+        theta_t = s_t[:, 0]
+        Y_theta = s_t[:, 1:-1] / theta_t.unsqueeze(-1)
         F_theta = F_t / theta_t.unsqueeze(-1)
         T = i.T_in + rise * theta
         flux_ratio = model.mass_flux / model.m0

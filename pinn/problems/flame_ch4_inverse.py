@@ -73,7 +73,7 @@ class FreeFlameCH4Inverse(FreeFlameCH4):
                  initial_pre_exponential: float = 1.0e9, initial_activation_energy: float = 7.0e4,
                  data_weight: float = 0.1):
         super().__init__(phi, T_in, pressure, width)
-        self.n_observations = check_count("n_observations", n_observations, low=3, high=100000)
+        self.n_observations = check_count("n_observations", n_observations, low=3, high=1000)
         self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
         self.noise_seed = check_count("noise_seed", noise_seed, low=0, high=2**32 - 1)
         self.initial = {
