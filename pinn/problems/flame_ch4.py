@@ -230,7 +230,11 @@ class FreeFlameCH4(Problem):
         net = MLP(1, len(self.species), width, depth, activation)
         with torch.no_grad():
             net.layers[-1].weight.mul_(0.1)
-        return FlameCH4Model(net, self.m0)
+        return FlameCH4Model(net, self.m0, self.unknowns())
+
+    def unknowns(self) -> dict[str, float]:
+        """Unknown physical parameters besides m, with their starting values (none here)."""
+        return {}
 
     def _constants(self, like: torch.Tensor) -> dict[str, torch.Tensor]:
         i = self.inlet
