@@ -37,8 +37,11 @@ REFINEMENT = ((3.0, 0.1, 0.2), (3.0, 0.05, 0.1), (2.0, 0.02, 0.04), (2.0, 0.01, 
 COUNTERFLOW_REFINEMENT = REFINEMENT[:-1]
 AIR = "O2:1.0, N2:3.76"
 MAX_POINTS = 20000
+MAX_TIME_STEPS = 5000  # Cantera's default 500 is too few for the tight counterflow solves at phi = 1
 STEADY_TOLERANCES = (1e-8, 1e-13)      # (relative, absolute) of Cantera's steady Newton solves
 TRANSIENT_TOLERANCES = (1e-7, 1e-12)   # and of its time steps
+# from the loose solution to the tight one in two solves
+TIGHTENING = (((1e-6, 1e-11), (1e-5, 1e-10)), (STEADY_TOLERANCES, TRANSIENT_TOLERANCES))
 
 
 @dataclass
@@ -134,6 +137,7 @@ def _refine(sim, levels, value, what: str) -> Refinement:
     extrapolation and its error estimate, once more with the tight ones from there."""
     ct = require_cantera()
     sim.max_grid_points = MAX_POINTS
+    sim.max_time_step_count = MAX_TIME_STEPS
     flow = sim.flame
     loose = (float(flow.steady_reltol().max()), float(flow.steady_abstol().max()))
     loose_transient = (float(flow.transient_reltol().max()), float(flow.transient_abstol().max()))
@@ -145,8 +149,9 @@ def _refine(sim, levels, value, what: str) -> Refinement:
             _tolerances(sim, loose, loose_transient)
             sim.solve(loglevel=0, auto=not refinement.rows, refine_grid=True)
             if level >= len(levels) - 3:
-                _tolerances(sim, STEADY_TOLERANCES, TRANSIENT_TOLERANCES)
-                sim.solve(loglevel=0, refine_grid=False)
+                for steady, transient in TIGHTENING:
+                    _tolerances(sim, steady, transient)
+                    sim.solve(loglevel=0, refine_grid=False)
         except ct.CanteraError as exc:
             last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
             raise ConfigError(f"Cantera's {what} did not converge ({last[-1] if last else exc}); "
