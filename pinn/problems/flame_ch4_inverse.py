@@ -5,8 +5,12 @@ species (calibrating a mechanism from a laboratory flame).
 The loss is flame_ch4's phase-plane residual (with the trainable A and E_a in the rate) plus the
 misfit of each observation (x_i, T_i, Y_i) in units of its noise sigma:
 
-- species at the observed temperature: (Y_k(theta_i) - Y_k,i) / (sigma (|Y_k,i| + 1e-3)),
-  theta_i = (T_i - T_in) / (T_b - T_in): no position is needed, the phase plane gives Y(T);
+- species at the observed temperature: (Y_k(theta_i) - Y_k,i) / s_k,i with
+  theta_i = (T_i - T_in) / (T_b - T_in): no position is needed, the phase plane gives Y(T). The
+  noise of T_i moves theta_i too, so the misfit's spread is that of Y_k,i and of Y_k(theta_i)
+  together: s_k,i^2 = sigma^2 ((|Y_k,i| + 1e-3)^2 + (T_i dY_k/dtheta / (T_b - T_in))^2), the slope
+  the model's own (not differentiated). Without the second part a reaction-zone observation,
+  where Y_k falls steeply with theta, misses by many sigma at 1% noise and the fit follows it;
 - temperature at the observed position, linearized through the profile's own slope:
   (dT/dx)(theta_i) (x(theta_i) + x_0 - x_i) / (sigma T_i), where x(theta) = delta int dtheta / q
   from theta = 1/2 and x_0 (trainable) is where the model puts theta = 1/2,
@@ -28,6 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
+from torch.func import jvp
 
 from pinn.errors import ConfigError
 from pinn.problems.base import check_count, check_number
@@ -70,7 +75,7 @@ class FreeFlameCH4Inverse(FreeFlameCH4):
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
                  n_observations: int = 20, noise: float = 0.01, noise_seed: int = 0,
                  initial_pre_exponential: float = 1.0e9, initial_activation_energy: float = 7.0e4,
-                 data_weight: float = 0.1):
+                 data_weight: float = 0.01):
         super().__init__(phi, T_in, pressure, width)
         self.n_observations = check_count("n_observations", n_observations, low=3, high=1000)
         self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
@@ -126,12 +131,15 @@ class FreeFlameCH4Inverse(FreeFlameCH4):
         as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
         theta = as_t(self.theta_obs)
         x_obs, T_obs, Y_obs = (as_t(v[self.used]) for v in (self.data.x, self.data.T, self.data.Y))
-        state = self.state(model, 1.0 - (1.0 - theta) ** (1.0 / STRETCH))
+        t = 1.0 - (1.0 - theta) ** (1.0 / STRETCH)
+        state, state_t = jvp(lambda u: self.state(model, u), (t,), (torch.ones_like(t),))
         _, Y, q = self._split(state)
         columns = [self.species.index(k) for k in MAJOR_SPECIES]
-        scale = self.data_weight / (self.sigma * math.sqrt(theta.numel()))
-        terms["data_Y"] = ((Y[:, columns] - Y_obs) / (Y_obs.abs() + 1e-3) * scale).reshape(-1)
         rise = self.inlet.T_b - self.inlet.T_in
+        slope = self._split(state_t)[1][:, columns] / state_t[:, :1]           # dY_k / dtheta
+        spread = torch.sqrt((Y_obs.abs() + 1e-3) ** 2 + (T_obs.unsqueeze(-1) * slope.detach() / rise) ** 2)
+        scale = self.data_weight / (self.sigma * math.sqrt(theta.numel()))
+        terms["data_Y"] = ((Y[:, columns] - Y_obs) / spread * scale).reshape(-1)
         x = self.positions(model, theta) + model.unknown("offset")
         terms["data_T"] = rise * q / self.delta * (x - x_obs) / T_obs * scale
         return terms
