@@ -134,7 +134,8 @@ def inlet_gas(phi: float, T_in: float, pressure: float, mechanism: str | None = 
 def _refine(sim, levels, value, what: str) -> Refinement:
     """Solve `sim` at each refinement level in turn, recording value(sim). Each level is solved
     with Cantera's default tolerances (robust), and the last three, whose values enter the
-    extrapolation and its error estimate, once more with the tight ones from there."""
+    extrapolation and its error estimate, again from there with tolerances tightened in steps
+    (TIGHTENING)."""
     ct = require_cantera()
     sim.max_grid_points = MAX_POINTS
     sim.max_time_step_count = MAX_TIME_STEPS
