@@ -72,7 +72,6 @@ def _state(props, ref, x):
 
 
 def collocation_flame_speed(phi: float, nodes: int = 400) -> float:
-    torch.set_num_threads(1)
     props = GasProperties(load_mechanism())
     coarse = reference.free_flame(phi, levels=reference.REFINEMENT[:6])
     T_fix = 0.5 * (coarse.T[0] + coarse.T[-1])         # joins the subdomains inside the flame
