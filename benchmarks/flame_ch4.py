@@ -4,6 +4,7 @@
     python benchmarks/flame_ch4.py --phi 0.8 1.0   # chosen equivalence ratios
     python benchmarks/flame_ch4.py --device cuda
     python benchmarks/flame_ch4.py --inverse       # s_L, A, E_a from 20 noisy observations at phi = 0.8
+    python benchmarks/flame_ch4.py problem.data_weight=0.1 --inverse --noise 0.01   # overrides before --noise
 
 Each row is a full `run()` of problem=flame_ch4 in a temporary directory: Cantera's reference
 (refined and extrapolated, its seconds in `ref s`) and then the training (`train s`).

@@ -32,7 +32,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from torch.func import jvp
 
 from pinn.errors import ConfigError
 from pinn.problems.base import check_count, check_number
@@ -132,11 +131,11 @@ class FreeFlameCH4Inverse(FreeFlameCH4):
         theta = as_t(self.theta_obs)
         x_obs, T_obs, Y_obs = (as_t(v[self.used]) for v in (self.data.x, self.data.T, self.data.Y))
         t = 1.0 - (1.0 - theta) ** (1.0 / STRETCH)
-        state, state_t = jvp(lambda u: self.state(model, u), (t,), (torch.ones_like(t),))
+        state, state_t = self._with_derivative(model, t)
         _, Y, q = self._split(state)
         columns = [self.species.index(k) for k in MAJOR_SPECIES]
         rise = self.inlet.T_b - self.inlet.T_in
-        slope = self._split(state_t)[1][:, columns] / state_t[:, :1]           # dY_k / dtheta
+        slope = state_t[:, 1:-1][:, columns] / state_t[:, :1]                  # dY_k / dtheta
         spread = torch.sqrt((Y_obs.abs() + 1e-3) ** 2 + (T_obs.unsqueeze(-1) * slope.detach() / rise) ** 2)
         scale = self.data_weight / (self.sigma * math.sqrt(theta.numel()))
         terms["data_Y"] = ((Y[:, columns] - Y_obs) / spread * scale).reshape(-1)
