@@ -14,6 +14,10 @@ its own least-squares problem, stepped in turn with its own damping and its own 
 the eigenstates of one problem, where state j's rows see the lower states only as fixed data. A
 joint step would judge a lower state's move by the rows of the upper states, whose dependence on
 it no Jacobian block contains, and one hard state would set the damping of all.
+
+A block may be `Deferred`: computed only when asked for. The Jacobian of the other blocks then
+does not pay for it (a forward-mode Jacobian carries one tangent per parameter through everything
+the residual function evaluates), and its own Jacobian is taken alone, in the cheaper mode.
 """
 
 from __future__ import annotations
@@ -25,6 +29,21 @@ from typing import Callable
 import torch
 from torch import nn
 from torch.func import functional_call, jacfwd, jacrev
+
+
+class Deferred:
+    """A residual block evaluated on demand (see the module docstring): `Deferred(fn)()` is fn()."""
+
+    def __init__(self, fn: Callable[[], torch.Tensor]):
+        self.fn = fn
+
+    def __call__(self) -> torch.Tensor:
+        return self.fn()
+
+
+def _mode(rows: int, cols: int):
+    """Forward mode costs one pass per column, reverse one per row."""
+    return jacfwd if rows > cols else jacrev
 
 
 class LevenbergMarquardt:
@@ -70,23 +89,46 @@ class LevenbergMarquardt:
             i += p.numel()
         return out
 
-    def _blocks_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None) -> list[torch.Tensor]:
+    def _split_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None,
+                  deferred: tuple[int, ...] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(immediate blocks, deferred blocks) at theta; `deferred` picks which deferred blocks are
+        evaluated (None: all)."""
         params = self._unflat(theta) if isinstance(theta, torch.Tensor) else theta
-        out = functional_call(self.module, params, (), {"residual_fn": fn or self.residual_fn})
-        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+        def evaluate():
+            out = (fn or self.residual_fn)()
+            out = list(out) if isinstance(out, (list, tuple)) else [out]
+            later = [b for b in out if isinstance(b, Deferred)]
+            chosen = later if deferred is None else [later[k] for k in deferred]
+            return [b.reshape(-1) for b in out if not isinstance(b, Deferred)], [b().reshape(-1) for b in chosen]
+
+        return functional_call(self.module, params, (), {"residual_fn": evaluate})
 
     def _residual_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None) -> torch.Tensor:
-        return torch.cat([b.reshape(-1) for b in self._blocks_at(theta, fn)])
+        now, later = self._split_at(theta, fn)
+        return torch.cat(now + later)
 
-    def _jacobian(self, theta: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-        """Block by block (a block only back-propagates through its own part of the graph); forward
-        mode costs one pass per parameter, reverse one per residual: each block takes the cheaper."""
-        blocks = []
-        for i, rows in enumerate(sizes):
-            def block(th, i=i):
-                return self._blocks_at(th)[i].reshape(-1)
-            blocks.append((jacfwd if rows > theta.numel() else jacrev)(block)(theta).detach())
-        return torch.cat(blocks)
+    def _jacobian(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor, fn: Callable | None,
+                  now: list[int], later: list[int], by_block: bool) -> torch.Tensor:
+        """Rows in the order of `_residual_at`: the immediate blocks (sizes `now`) one at a time
+        with `by_block` (each then back-propagates only through its own part of the graph), else
+        together; then each deferred block (sizes `later`) alone. `at(x)` maps the variables to the
+        parameters."""
+        pieces = []
+        if by_block:
+            for i, rows in enumerate(now):
+                def block(v, i=i):
+                    return self._split_at(at(v), fn, ())[0][i]
+                pieces.append(_mode(rows, x.numel())(block)(x).detach())
+        elif now:
+            def immediate(v):
+                return torch.cat(self._split_at(at(v), fn, ())[0])
+            pieces.append(_mode(sum(now), x.numel())(immediate)(x).detach())
+        for k, rows in enumerate(later):
+            def deferred(v, k=k):
+                return self._split_at(at(v), fn, (k,))[1][0]
+            pieces.append(_mode(rows, x.numel())(deferred)(x).detach())
+        return torch.cat(pieces)
 
     def _touched(self, cols: torch.Tensor) -> set[str]:
         """Names of the parameter tensors holding any of the flat indices `cols`."""
@@ -138,32 +180,33 @@ class LevenbergMarquardt:
         """
         theta = self._flat()
         if cols is None:
-            blocks = [b.detach().reshape(-1) for b in self._blocks_at(theta)]
-            r = torch.cat(blocks)
             sub = theta
-            J = self._jacobian(theta, [b.numel() for b in blocks])
 
-            def residual(x: torch.Tensor) -> torch.Tensor:
-                return self._residual_at(x)
+            def at(x: torch.Tensor) -> dict[str, torch.Tensor]:
+                return self._unflat(x)
 
             def place(x: torch.Tensor) -> torch.Tensor:
                 return x
         else:
+            fixed = self._unflat(theta)
+            touched = self.touched[g]
+            sub = theta[cols]
+
             def place(x: torch.Tensor) -> torch.Tensor:
                 return theta.index_copy(0, cols, x)
 
-            fixed = self._unflat(theta)
-            touched = self.touched[g]
-
-            def residual(x: torch.Tensor) -> torch.Tensor:
+            def at(x: torch.Tensor) -> dict[str, torch.Tensor]:
                 """Only the tensors that hold this group's entries depend on x (no tangents through
                 the other groups' networks)."""
                 moved = self._unflat(place(x))
-                return self._residual_at({n: moved[n] if n in touched else v for n, v in fixed.items()}, fn)
+                return {n: moved[n] if n in touched else v for n, v in fixed.items()}
 
-            sub = theta[cols]
-            r = residual(sub).detach()
-            J = (jacfwd if len(r) > len(cols) else jacrev)(residual)(sub).detach()
+        def residual(x: torch.Tensor) -> torch.Tensor:
+            return self._residual_at(at(x), fn)
+
+        now, later = self._split_at(at(sub), fn)
+        r = torch.cat(now + later).detach()
+        J = self._jacobian(at, sub, fn, [b.numel() for b in now], [b.numel() for b in later], by_block=cols is None)
         loss = float(r @ r)
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)

@@ -23,11 +23,16 @@ from torch import nn
 
 from pinn.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
-from pinn.optim import LevenbergMarquardt, PartwiseLBFGS, ResidualModule
+from pinn.optim import Deferred, LevenbergMarquardt, PartwiseLBFGS, ResidualModule
 
 log = logging.getLogger("pinn")
 
 LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> named terms
+
+
+def _evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The terms with every `Deferred` one computed (only Levenberg-Marquardt defers them)."""
+    return {name: v() if isinstance(v, Deferred) else v for name, v in terms.items()}
 Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
 
 
@@ -217,11 +222,11 @@ class Trainer:
 
         def residual(*part: int) -> list[torch.Tensor]:
             terms = loss_fn(phase.stage, batch["current"], *part)
-            scalars = [name for name, v in terms.items() if v.ndim == 0]
+            scalars = [name for name, v in terms.items() if not isinstance(v, Deferred) and v.ndim == 0]
             if scalars:
                 raise ConfigError(f"trainer phase {phase.name}: optimizer lm needs least-squares terms, "
                                   f"but stage {phase.stage!r} has the scalar term {scalars[0]!r}; use adam")
-            return [v.reshape(-1) for v in terms.values()]
+            return list(terms.values())
 
         return LevenbergMarquardt(ResidualModule(model), residual, damping=phase.damping,
                                   geodesic=phase.geodesic, scale_floor=phase.scale_floor,
@@ -257,7 +262,7 @@ class Trainer:
 
         def closure():
             opt.zero_grad(set_to_none=True)
-            terms = loss_fn(phase.stage, batch["current"])
+            terms = _evaluated(loss_fn(phase.stage, batch["current"]))
             total = self._total(terms)
             total.backward()
             last_terms.clear()
@@ -267,7 +272,7 @@ class Trainer:
 
         def closure_of_part(stage: str, part: int) -> torch.Tensor:
             model.zero_grad(set_to_none=True)
-            total = self._total(loss_fn(stage, batch["current"], part))
+            total = self._total(_evaluated(loss_fn(stage, batch["current"], part)))
             total.backward()
             return total
 
@@ -316,7 +321,7 @@ class Trainer:
                 self._check_parameters(step, phase, params)
                 if phase.optimizer == "lm" or isinstance(opt, PartwiseLBFGS):
                     with torch.no_grad():
-                        terms = loss_fn(phase.stage, batch["current"])
+                        terms = _evaluated(loss_fn(phase.stage, batch["current"]))
                     last_terms.update({name: self._term_value(v) for name, v in terms.items()})
                 row = self._row(step, phase, last_terms, observables, opt, start)
                 if on_row is not None:

@@ -11,11 +11,17 @@ Loss terms are those of the 1D problems (pinn.problems.schrodinger): a variation
 (Rayleigh quotients, each state held orthogonal to the detached lower ones by a penalty, the
 eigenvalue parameters tracking them from box levels; the energy scale E_s comes from a rough
 Galerkin estimate in 36 box sines, and the states are put in order of their Rayleigh quotients
-before the solve phase), then Levenberg-Marquardt on the residual, normalization and
-orthogonality. Both L-BFGS and LM treat each state as its own problem (`parts`): state j sees the
+before the solve phase), then Levenberg-Marquardt on the residual, normalization, orthogonality
+and consistency. Both L-BFGS and LM treat each state as its own problem (`parts`): state j sees the
 lower states as fixed data. Degenerate levels need nothing special: any orthonormal basis of the
 level is a solution, and the evaluation compares the spanned subspace (principal angles), not the
-states."""
+states.
+
+Consistency: (E_j - R_j) / E_s with R_j the state's Rayleigh quotient on the warm-up's fine rule.
+The LM nodes are few (24 per axis against a few hundred weights), and without this row LM can
+drive the residual down at the nodes while the eigenvalue drifts off the level, the network
+bending between the nodes (omega = 0.3 on redrawn nodes: E = 5.4 for 0.60; on fixed nodes on a
+GPU: an excited state at 2.51 for 4). Between the nodes R_j sees what the residual does not."""
 
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from torch import nn
 from pinn.errors import ConfigError
 from pinn.jets import Jet
 from pinn.nets import MLP
+from pinn.optim import Deferred
 from pinn.problems.base import Problem, check_count, check_number, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
@@ -39,8 +46,10 @@ from pinn.reference.plane import box_levels
 WARMUP_ORTHOGONALITY = 10.0
 STAGE_TERMS = {
     "warmup": ("rayleigh", "eigen_tracking", "normalization", "orthogonality"),
-    "solve": ("residual", "normalization", "orthogonality"),
+    "solve": ("residual", "normalization", "orthogonality", "consistency"),
 }
+# the rule of the consistency rows: the warm-up's 48 nodes per axis
+FINE_POINTS = 192
 
 
 class PlaneModel(nn.Module):
@@ -186,6 +195,9 @@ class PlaneProblem(Problem):
             parts["normalization"].append((norm - 1.0).reshape(1))
             if "residual" in wanted:
                 parts["residual"].append(w.sqrt() * (-lap + (V - energies[j]) * psi) / (E_s * math.sqrt(1.0 / self.area)))
+            if "consistency" in wanted:
+                parts["consistency"].append(Deferred(
+                    lambda j=j: ((energies[j] - self._fine_quotient(model, j, x)) / E_s).reshape(1)))
             if "rayleigh" in wanted:
                 quotient = (w * (px**2 + py**2 + V * psi**2)).sum() / norm
                 parts["rayleigh"].append(quotient / E_s)
@@ -199,9 +211,24 @@ class PlaneProblem(Problem):
         for name, pieces in parts.items():
             if name == "rayleigh":
                 terms[name] = sum(pieces)
+            elif name == "consistency":
+                terms[name] = pieces[0] if len(pieces) == 1 else Deferred(lambda p=pieces: torch.cat([d() for d in p]))
             else:
                 terms[name] = torch.cat(pieces) if pieces else energies.new_zeros(0)
         return terms
+
+    def _fine_quotient(self, model: PlaneModel, state: int, like: torch.Tensor) -> torch.Tensor:
+        """The Rayleigh quotient of `state` on the fine rule (cached per device and dtype)."""
+        key = (like.device, like.dtype)
+        if key not in self._fine_rules:
+            self._fine_rules[key] = self.collocation(FINE_POINTS, like.device, like.dtype)
+        x, y, w, V = (self._fine_rules[key][k] for k in ("x", "y", "w", "V"))
+        psi, px, py, _ = self.psi(model, state, x, y)
+        return (w * (px**2 + py**2 + V * psi**2)).sum() / (w * psi**2).sum()
+
+    @cached_property
+    def _fine_rules(self) -> dict:
+        return {}
 
     def parts(self, model: PlaneModel) -> dict[str, torch.Tensor] | None:
         """One part per state: state j's rows see the lower states only as fixed data."""
