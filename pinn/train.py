@@ -28,12 +28,12 @@ from pinn.optim import Deferred, LevenbergMarquardt, PartwiseLBFGS, ResidualModu
 log = logging.getLogger("pinn")
 
 LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> named terms
+Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
 
 
 def _evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """The terms with every `Deferred` one computed (only Levenberg-Marquardt defers them)."""
     return {name: v() if isinstance(v, Deferred) else v for name, v in terms.items()}
-Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
 
 
 @dataclass(frozen=True)
