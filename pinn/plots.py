@@ -46,11 +46,11 @@ def pointwise_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
 
 
 def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
-    skip = {"step", "phase", "time", "lr"}
+    skip = {"step", "phase", "time", "lr", "s_L", "Lambda", "x_f"}
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for key, values in history.items():
-        if key in skip or key.startswith("E") or key == "s_L" or values.dtype.kind != "f":
+        if key in skip or key.startswith("E") or values.dtype.kind != "f":
             continue
         mask = np.isfinite(values) & (np.abs(values) > 0)
         if mask.any():
@@ -87,7 +87,8 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
 
 
 FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega"),
-                ("Y_CH4", "Y CH4"), ("Y_O2", "Y O2"), ("Y_CO2", "Y CO2"), ("Y_H2O", "Y H2O"))
+                ("Y_CH4", "Y CH4"), ("Y_O2", "Y O2"), ("Y_CO2", "Y CO2"), ("Y_H2O", "Y H2O"),
+                ("V", "spread rate V = v / r (1/s)"))
 
 
 def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
@@ -106,7 +107,8 @@ def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
         ax.set_ylabel(label)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
-    axes[0].set_xlim(*_flame_window(x_mm, solution["T_ref"]))
+    if "V" not in solution:  # a counterflow flame's flow fills the gap: show all of it
+        axes[0].set_xlim(*_flame_window(x_mm, solution["T_ref"]))
     for ax in axes[-2:]:
         ax.set_xlabel("x (mm)")
     axes[0].legend(fontsize=8)
@@ -123,31 +125,38 @@ def _flame_window(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:
 
 
 def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
-    """|T - T_ref| against x, and the residual in the phase plane against theta."""
+    """|T - T_ref| against x, and the residual against the collocation coordinate (theta in the
+    phase plane, s for the counterflow flame)."""
     fig = Figure(figsize=(9, 3.8))
     ax, ax_r = fig.subplots(1, 2)
     ax.semilogy(solution["x"] * 1e3, np.abs(solution["T"] - solution["T_ref"]) + 1e-300)
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("|T - T_ref| (K)")
-    ax_r.semilogy(solution["theta"], np.abs(solution["residual"]) + 1e-300)
-    ax_r.set_xlabel("theta = (T - T_in) / (T_max - T_in)")
+    if "theta" in solution:
+        ax_r.semilogy(solution["theta"], np.abs(solution["residual"]) + 1e-300)
+        ax_r.set_xlabel("theta = (T - T_in) / (T_max - T_in)")
+    else:
+        ax_r.semilogy(solution["s"], np.abs(solution["residual"]) + 1e-300)
+        ax_r.set_xlabel("mapped coordinate s")
     ax_r.set_ylabel("|relative residual|")
     return _tight(fig)
 
 
 def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
-    """Relative error of s_L against step, with the reference's own error estimate."""
+    """Relative error of the eigenvalue (s_L, or Lambda for the counterflow flame) against step,
+    with the reference's own error estimate."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     s_ref = metrics["reference_eigenvalues"][0]
-    if "s_L" in history:
-        ax.semilogy(history["step"], np.abs(history["s_L"] / s_ref - 1.0) + 1e-300, label="PINN s_L")
+    name = metrics.get("eigenvalue_name", "s_L")
+    if name in history:
+        ax.semilogy(history["step"], np.abs(history[name] / s_ref - 1.0) + 1e-300, label=f"PINN {name}")
     estimate = metrics.get("reference_error_estimate")
     if estimate:
         ax.axhline(estimate / s_ref, color="k", ls="--", lw=1, label="reference error estimate")
     _mark_phases(ax, history)
     ax.set_xlabel("step")
-    ax.set_ylabel("|s_L / s_L,ref - 1|")
+    ax.set_ylabel(f"|{name} / {name}_ref - 1|")
     ax.legend(fontsize=8)
     return _tight(fig)
 

@@ -18,6 +18,7 @@ from pinn.errors import ConfigError, DivergenceError
 from pinn.evaluate import evaluate_schrodinger
 from pinn.evaluate_flame import evaluate_flame, flame_reference
 from pinn.evaluate_flame_ch4 import evaluate_flame_ch4, flame_ch4_reference
+from pinn.evaluate_flame_counterflow import counterflow_reference, evaluate_counterflow
 from pinn.evaluate_plane import evaluate_plane
 from pinn.loggers import TensorBoardLogger, fan_out
 from pinn.checkpoints import load_checkpoint
@@ -25,6 +26,7 @@ from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
 from pinn.plots import plot_run
 from pinn.problems import build_problem
 from pinn.problems.flame_ch4 import FreeFlameCH4
+from pinn.problems.flame_counterflow import CounterflowFlameCH4
 from pinn.problems.flames import FreelyPropagatingFlame
 from pinn.problems.plane import PlaneProblem
 from pinn.train import Trainer
@@ -165,6 +167,9 @@ def evaluator(problem):
     if isinstance(problem, FreeFlameCH4):
         ch4_reference = flame_ch4_reference(problem)
         return lambda model: evaluate_flame_ch4(problem, model, ch4_reference)
+    if isinstance(problem, CounterflowFlameCH4):
+        counterflow = counterflow_reference(problem)
+        return lambda model: evaluate_counterflow(problem, model, counterflow)
     if isinstance(problem, PlaneProblem):
         return lambda model: evaluate_plane(problem, model)
     return lambda model: evaluate_schrodinger(problem, model)
@@ -183,7 +188,8 @@ def summary(metrics: Mapping[str, Any], out: Path) -> str:
     if "field_l2_errors" in metrics:
         (s,), (ref,), (err,) = metrics["eigenvalues"], metrics["reference_eigenvalues"], metrics["relative_errors"]
         fields = "   ".join(f"{k} {v:.2e}" for k, v in metrics["field_l2_errors"].items())
-        lines.append(f"  s_L = {s:.10g} m/s   reference = {ref:.10g} m/s ({metrics['reference_source']}, "
+        name, unit = metrics.get("eigenvalue_name", "s_L"), metrics.get("eigenvalue_unit", "m/s")
+        lines.append(f"  {name} = {s:.10g} {unit}   reference = {ref:.10g} {unit} ({metrics['reference_source']}, "
                      f"error estimate {metrics['reference_error_estimate']:.1e})   relative error = {err:.2e}")
         lines.append(f"  relative L2 field errors: {fields}")
         for name, item in metrics.get("inferred", {}).items():

@@ -127,18 +127,25 @@ class GasProperties:
         t = T.unsqueeze(-1)
         return A * t**self.b * torch.exp(-Ea / (GAS_CONSTANT * t))         # (N, R)
 
-    def rates_of_progress(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None) -> torch.Tensor:
+    def rates_of_progress(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None, signed: bool = False) -> torch.Tensor:
         """q_r (kmol / m^3 / s), (N, R). A species with no positive concentration contributes
-        C^order = 0 (1 for order 0), with a zero, never NaN, gradient (C^0.5 at C = 0)."""
+        C^order = 0 (1 for order 0), with a zero, never NaN, gradient (C^0.5 at C = 0). With
+        signed=True a negative concentration contributes sign(C) |C|^order instead: smooth
+        through C = 0 for order 1, so a trial function that dips below zero is pushed back
+        rather than met by a kink."""
         C = (self.density(T, p, Y).unsqueeze(-1) * Y / self.W).unsqueeze(-2)
-        present = C > 0
-        law = torch.where(present, torch.pow(C.clamp_min(torch.finfo(C.dtype).tiny), self.orders),
-                          (self.orders == 0).to(C.dtype))
+        tiny = torch.finfo(C.dtype).tiny
+        if signed:
+            law = torch.where(self.orders == 0, torch.ones_like(C),
+                              torch.sign(C) * torch.pow(C.abs().clamp_min(tiny), self.orders))
+        else:
+            law = torch.where(C > 0, torch.pow(C.clamp_min(tiny), self.orders), (self.orders == 0).to(C.dtype))
         return self.rate_constants(T, A, Ea) * law.prod(-1)
 
-    def net_production_rates(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None) -> torch.Tensor:
+    def net_production_rates(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None,
+                             signed: bool = False) -> torch.Tensor:
         """omega_k in kmol / m^3 / s, (N, K)."""
-        return self.rates_of_progress(T, p, Y, A, Ea) @ self.nu
+        return self.rates_of_progress(T, p, Y, A, Ea, signed) @ self.nu
 
 
 def burnt_state(props: GasProperties, T_in: float, Y_in: torch.Tensor, iterations: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
