@@ -38,8 +38,9 @@ def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel,
     Lambda, Lambda_ref = float(model.Lambda.detach()), ref.Lambda_extrapolated
     param = model.curvature0
     s = torch.linspace(0.0, 1.0, 2001, device=param.device, dtype=param.dtype)[1:-1]
-    residual = problem.residual(model, s)
-    residual = torch.cat([residual["flow"], residual["scalars"]], dim=-1).detach().double().cpu().numpy()
+    with torch.no_grad():
+        residual = problem.residual(model, s)
+    residual = torch.cat([residual["flow"], residual["scalars"]], dim=-1).double().cpu().numpy()
     rms = float(np.sqrt(np.mean(residual**2)))
     finite = np.isfinite(Lambda) and np.isfinite(rms) and all(np.all(np.isfinite(v)) for v in fields.values())
     status = "ok" if finite and rms <= RESIDUAL_LIMIT else ("non_finite" if not finite else "unconverged")
@@ -64,6 +65,11 @@ def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel,
     elif status == "unconverged":
         metrics["status_detail"] = (f"the rms scaled residual {rms:.1e} exceeds {RESIDUAL_LIMIT:g}: the network "
                                     "has not solved the equations (more steps, or a wider network)")
+    if hasattr(problem, "inferred"):
+        values = {"Lambda": (Lambda, Lambda_ref), **problem.inferred(model)}
+        metrics["inferred"] = {name: {"value": v, "true": true, "relative_error": abs(v / true - 1.0)}
+                               for name, (v, true) in values.items()}
+        metrics["observations"] = problem.data.source
     arrays = {
         "x": x,
         **fields,
@@ -73,4 +79,8 @@ def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel,
         "eigenvalues": np.array([Lambda]),
         "reference_eigenvalues": np.array([Lambda_ref]),
     }
+    if hasattr(problem, "inferred"):
+        d = problem.data
+        arrays.update(obs_x=d.x, obs_T=d.T, obs_u=d.u,
+                      **{f"obs_Y_{name}": d.Y[:, k] for k, name in enumerate(MAJOR_SPECIES)})
     return metrics, arrays

@@ -129,7 +129,8 @@ def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
     phase plane, s for the counterflow flame)."""
     fig = Figure(figsize=(9, 3.8))
     ax, ax_r = fig.subplots(1, 2)
-    ax.semilogy(solution["x"] * 1e3, np.abs(solution["T"] - solution["T_ref"]) + 1e-300)
+    error = np.abs(solution["T"] - solution["T_ref"])
+    ax.semilogy(solution["x"] * 1e3, np.maximum(error, 1e-12 * max(float(np.nanmax(error)), 1e-300)))
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("|T - T_ref| (K)")
     if "theta" in solution:

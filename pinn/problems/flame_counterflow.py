@@ -61,13 +61,21 @@ class CounterflowModel(nn.Module):
     """flow: (s, x_0) -> (N_m, N_V); scalars: (s, x_0) -> (N_x, N_T, N_Y ...); Lambda =
     Lambda_0 exp(log_curvature); x_f = x_f0 + w shift."""
 
-    def __init__(self, flow: MLP, scalars: MLP, curvature0: float, position0: float, map_width: float):
+    def __init__(self, flow: MLP, scalars: MLP, curvature0: float, position0: float, map_width: float,
+                 unknowns: Mapping[str, float] | None = None):
         super().__init__()
         self.flow, self.scalars = flow, scalars
         for name, value in (("curvature0", curvature0), ("position0", position0), ("map_width", map_width)):
             self.register_buffer(name, torch.tensor(float(value), dtype=torch.float64))
         self.log_curvature = nn.Parameter(torch.zeros((), dtype=torch.float64))
         self.shift = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        for name, start in (unknowns or {}).items():
+            self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
+            setattr(self, f"log_{name}", nn.Parameter(torch.zeros((), dtype=torch.float64)))
+
+    def unknown(self, name: str) -> torch.Tensor:
+        """An unknown physical parameter p = p_start exp(log_p) (the inverse problem's)."""
+        return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
 
     @property
     def Lambda(self) -> torch.Tensor:
@@ -94,6 +102,10 @@ class CounterflowFlameCH4(Problem):
         self.parameters = {"phi": self.phi, "T_in": self.T_in, "pressure": self.pressure, "width": self.width,
                            "u_reactants": self.u_reactants, "u_products": self.u_products}
         inlet = self.free.inlet
+        guess = self.initial_kinetics()
+        if guess != (None, None):
+            self.free.s0 = self.free.speed_estimate(*guess)
+            self.free.m0 = inlet.density_in * self.free.s0
         self.delta = self.free.delta
         if self.width < WIDTH_IN_THICKNESSES * self.delta:
             raise ConfigError(f"problem.width={self.width:g} m is too narrow for a flame: give at least "
@@ -139,10 +151,18 @@ class CounterflowFlameCH4(Problem):
         with torch.no_grad():
             for net in (flow, scalars):
                 net.layers[-1].weight.mul_(0.1)
-        return CounterflowModel(flow, scalars, self.curvature0, self.position0, self.map_width)
+        return CounterflowModel(flow, scalars, self.curvature0, self.position0, self.map_width, self.unknowns())
+
+    def unknowns(self) -> dict[str, float]:
+        """Unknown physical parameters besides Lambda, with their starting values (none here)."""
+        return {}
 
     def kinetics(self, model: CounterflowModel) -> tuple:
         """(A, Ea) of the rate when they are unknowns, else (None, None): the mechanism's."""
+        return None, None
+
+    def initial_kinetics(self) -> tuple:
+        """(A, Ea) the starting flame speed estimate uses; (None, None): the mechanism's."""
         return None, None
 
     def base_map(self, model: CounterflowModel, s: torch.Tensor) -> torch.Tensor:
