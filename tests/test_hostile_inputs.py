@@ -16,9 +16,17 @@ from pinn.problems import PROBLEMS
 from conftest import run_cli
 
 def tiny(name):
-    """Two steps per phase; the flame trainer has only the solve phase."""
+    """Two steps per phase; the flame trainers have the solve phase (and the counterflow's flow)."""
     common = ["trainer.progress=none", "trainer.collocation_points=8", "trainer.phases.solve.steps=2"]
+    if name.startswith("flame_counterflow"):
+        return common + ["trainer.phases.flow.steps=2"]
     return common + ([] if name.startswith("flame") else ["trainer.phases.warmup.steps=2", "trainer.phases.ritz.steps=2"])
+
+
+# Cantera's counterflow reference alone takes from a minute to half an hour (phi >= 1) per new
+# parameter set: those problems are drawn in the slow variant only (their bad input is tested in
+# test_flame_counterflow.py)
+QUICK_PROBLEMS = sorted(name for name in PROBLEMS if not name.startswith("flame_counterflow"))
 GENERAL_KEYS = ["seed", "dtype", "device", "resume", "logger", "model.width", "model.depth", "model.activation",
                 "trainer.collocation_points", "trainer.log_every", "trainer.checkpoint_every",
                 "trainer.progress", "trainer.phases.warmup.lr", "trainer.phases.solve.damping",
@@ -47,8 +55,8 @@ values = st.one_of(plausible, numbers, st.sampled_from(WORDS))
 
 
 @st.composite
-def command_lines(draw):
-    name = draw(st.sampled_from(sorted(PROBLEMS)))
+def command_lines(draw, names=QUICK_PROBLEMS):
+    name = draw(st.sampled_from(names))
     keys = problem_keys(name) + GENERAL_KEYS
     chosen = draw(st.lists(st.tuples(st.sampled_from(keys), values), min_size=1, max_size=3,
                            unique_by=lambda kv: kv[0]))
@@ -56,10 +64,10 @@ def command_lines(draw):
 
 
 @st.composite
-def physical_command_lines(draw):
+def physical_command_lines(draw, names=QUICK_PROBLEMS):
     """Every parameter of one problem at once, anywhere over many decades: the values a user may
     type that validate, where wrong answers would hide."""
-    name = draw(st.sampled_from(sorted(PROBLEMS)))
+    name = draw(st.sampled_from(names))
     chosen, half_width = [], None
     for key in problem_keys(name):
         if key == "problem.n_states":
@@ -90,10 +98,10 @@ def check_outcome(argv, run_dir):
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
 
 
-def _property(examples, strategy=command_lines):
+def _property(examples, strategy=command_lines, names=QUICK_PROBLEMS):
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(argv=strategy())
+    @given(argv=strategy(names))
     def check(tmp_path_factory, argv):
         check_outcome(argv, tmp_path_factory.mktemp("hostile"))
     return check
@@ -109,8 +117,8 @@ def test_physical_parameters_over_many_decades_run_or_fail_with_one_line(tmp_pat
 
 @pytest.mark.slow
 def test_many_hostile_inputs(tmp_path_factory):
-    _property(400)(tmp_path_factory)
-    _property(200, physical_command_lines)(tmp_path_factory)
+    _property(400, names=sorted(PROBLEMS))(tmp_path_factory)
+    _property(200, physical_command_lines, names=sorted(PROBLEMS))(tmp_path_factory)
 
 
 atoms = st.sampled_from(["x", "pi", "e", "1", "0", "2.5", "1e300", "-3", "k", "y", "__import__", "x.real",
