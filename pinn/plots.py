@@ -154,7 +154,7 @@ def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, 
         ax.semilogy(history["step"], np.abs(history[name] / s_ref - 1.0) + 1e-300, label=f"PINN {name}")
     estimate = metrics.get("reference_error_estimate")
     if estimate:
-        ax.axhline(estimate / s_ref, color="k", ls="--", lw=1, label="reference error estimate")
+        ax.axhline(abs(estimate / s_ref), color="k", ls="--", lw=1, label="reference error estimate")
     _mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel(f"|{name} / {name}_ref - 1|")
