@@ -103,7 +103,7 @@ def solve(problem: str, *, overrides: Sequence[str] = (), out_dir: str | Path | 
         run(config, out_dir=Path(out_dir))
         return load(out_dir)
     with tempfile.TemporaryDirectory(prefix="pinn-") as tmp:
-        run(config, out_dir=Path(tmp))
+        run(config, out_dir=Path(tmp), keep=False)
         result = load(tmp)
     result.run_dir = None
     return result

@@ -32,8 +32,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged or foreign file
-        raise ConfigError(f"checkpoint {path} cannot be read ({str(exc).splitlines()[0]}); "
-                          "delete it to start that run again from scratch") from None
+        raise ConfigError(f"checkpoint {path} cannot be read (damaged, or not a pinn checkpoint: "
+                          f"{type(exc).__name__}); delete it to start that run again from scratch") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"checkpoint {path} was not written by this version of pinn; "
                           "delete it to start that run again from scratch")

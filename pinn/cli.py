@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -11,11 +13,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from pinn.config import CONFIG_DIR, compose_config, validate
-from pinn.errors import DivergenceError, Interrupted, PinnError
+from pinn.config import CONFIG_DIR, TOP_LEVEL_KEYS, compose_config, validate
+from pinn.errors import ConfigError, DivergenceError, Interrupted, PinnError
 from pinn.outputs import write_json
 from pinn.problems import build_problem
-from pinn.run import check_stages, plain_config, resume_source, run
+from pinn.rundir import RunDirectory
+from pinn.run import check_stages, plain_config, resolve_tolerance, resume_source, run
 
 log = logging.getLogger("pinn")
 
@@ -37,9 +40,19 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
     if missing:
         group, name = missing.groups()
         return f"{group}={name} is unknown; choose from {_options(group)}"
+    unparsed = re.search(r"Error parsing override '([^']*)'", text)
+    if unparsed:
+        item = unparsed.group(1)
+        key, _, value = item.partition("=")
+        if "(" in value or " " in value:
+            return (f"{item} cannot be read as a command-line value (Hydra reads parentheses and spaces as its "
+                    f"own syntax); quote it: '{key}=\"{value}\"'")
+        return f"{item} cannot be read as key=value; quote the value if it holds special characters"
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
         key = override.group(1)
+        if "." not in key:
+            return f"{key} is not a setting; the top-level settings are {', '.join(sorted(TOP_LEVEL_KEYS))}"
         group = key.split(".")[0]
         chosen = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{group}=")), None)
         try:
@@ -53,11 +66,25 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
     return first
 
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+# launcher groups and the plugin package each needs
+LAUNCHER_PLUGINS = {"joblib": "hydra_plugins.hydra_joblib_launcher", "submitit_local": "hydra_plugins.hydra_submitit_launcher",
+                    "submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
+                    "slurm_gpu": "hydra_plugins.hydra_submitit_launcher"}
+
+
+def _is_hydra(arg: str) -> bool:
+    return arg.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))
+
+
 def preflight(argv: list[str]) -> str | None:
-    """Compose and validate the config of a single run before Hydra starts; return an error line."""
+    """Compose and validate the config of a single run before Hydra starts, and check that its
+    run directory can be written and is not in use; return an error line."""
+    if any(a in MULTIRUN_FLAGS for a in argv):
+        return preflight_multirun([a for a in argv if a not in MULTIRUN_FLAGS])
     if any(a.startswith("-") for a in argv):
-        return None  # multirun, --help, --cfg ...: Hydra handles these itself
-    overrides = [a for a in argv if not a.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
+        return None  # --cfg, --info ...: Hydra handles these itself
+    overrides = [a for a in argv if not _is_hydra(a)]
     try:
         cfg = compose_config(overrides)
     except Exception as exc:  # Hydra raises many types for a bad override
@@ -67,9 +94,52 @@ def preflight(argv: list[str]) -> str | None:
         if config.get("resume") is not None:
             config, _ = resume_source(config["resume"])
         settings = validate(config)
-        check_stages(build_problem(config["problem"]), settings)
+        problem = build_problem(config["problem"])
+        check_stages(problem, settings)
+        resolve_tolerance(problem, config, settings)
+        check_run_directory(argv)
     except PinnError as exc:
         return str(exc)
+    return None
+
+
+def check_run_directory(argv: list[str]) -> None:
+    """The run directory given as hydra.run.dir (or the current directory, where Hydra puts
+    outputs/ by default) must be writable and not in use by another run."""
+    given = [a.split("=", 1)[1].strip().strip("'\"") for a in argv if a.startswith("hydra.run.dir=")]
+    if not given:
+        if not os.access(os.getcwd(), os.W_OK):
+            raise ConfigError(f"the current directory {os.getcwd()} is not writable, and the outputs go below it; "
+                              "run pinn from a writable directory or set hydra.run.dir=<a writable directory>")
+        return
+    if "${" not in given[-1]:
+        with RunDirectory(Path(given[-1])):
+            pass
+
+
+def preflight_multirun(argv: list[str]) -> str | None:
+    """A multirun's overrides composed at the first value of every swept key (values are checked
+    job by job: a bad one fails its job, not the sweep), and its launcher installed."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    launcher = next((a.split("=", 1)[1] for a in reversed(argv) if a.startswith("hydra/launcher=")), None)
+    if launcher is not None and launcher not in ("basic", *LAUNCHER_PLUGINS):
+        return f"hydra/launcher={launcher} is unknown; choose from basic, {', '.join(LAUNCHER_PLUGINS)}"
+    plugin = LAUNCHER_PLUGINS.get(launcher or "")
+    if plugin is not None and importlib.util.find_spec(plugin) is None:
+        return (f"hydra/launcher={launcher} needs Hydra's launcher plugin, which is not installed; "
+                "install it with pip install -e '.[sweeps]'")
+    overrides = [a for a in argv if not _is_hydra(a)]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:  # Hydra's grammar errors
+        return _explain(exc, overrides)
+    first = [f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" if o.is_sweep_override() else raw
+             for o, raw in zip(parsed, overrides)]
+    try:
+        compose_config(first)
+    except Exception as exc:  # Hydra raises many types for a bad override
+        return _explain(exc, first)
     return None
 
 
@@ -129,7 +199,45 @@ def _record_failure(exc: PinnError, cfg: DictConfig) -> None:
                          "problem": OmegaConf.select(cfg, "problem.name", default=None)})
 
 
+HELP = """pinn: eigenproblems solved by physics-informed neural networks whose eigenvalue is a trained
+parameter, every answer checked against an independent reference (exact roots, converged finite
+differences, Cantera) and given a status: ok, unconverged, inaccurate or wrong_state.
+
+usage: python -m pinn [problem=NAME] [problem.PARAM=VALUE ...] [SETTING=VALUE ...]
+       python -m pinn -m KEY=V1,V2 ...        a sweep (one job per combination)
+       python -m pinn resume=RUN_DIR          continue an interrupted run
+
+problems:
+{problems}
+
+examples:
+  python -m pinn problem=finite_well problem.V0=30 problem.n_states=3
+  python -m pinn problem=custom problem.potential="0.5*x**4 - x**2" tolerance=1e-6
+  python -m pinn -m problem=flame_fpp problem.phi=0.38,0.42,0.46 hydra/launcher=joblib
+
+settings: tolerance (relative eigenvalue accuracy; null: the problem's default), dtype, device,
+seed, threads, model.width/depth/activation, trainer.phases.<phase>.steps, ...
+(python -m pinn --cfg job prints every setting of a run).
+
+outputs: outputs/<date>/<time>_<problem>/ (hydra.run.dir=DIR to choose): metrics.json, history.csv,
+solution.npz, figures, checkpoint.pt; sweeps in multirun/<date>/<time>/ with summary.csv.
+exit codes: 0 ok, 2 bad input, 3 a check failed, 4 diverged, 130 interrupted.
+Hydra's own options: python -m pinn --hydra-help"""
+
+
+def help_text() -> str:
+    """HELP with one line per problem, from the first comment line of its YAML file."""
+    lines = []
+    for path in sorted((CONFIG_DIR / "problem").glob("*.yaml")):
+        first = next((line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#")), "")
+        lines.append(f"  {path.stem:<26} {first}")
+    return HELP.format(problems="\n".join(lines))
+
+
 def main() -> None:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(help_text())
+        return
     if not CONFIG_DIR.is_dir():
         print(f"error: config directory {CONFIG_DIR} is missing; install pinn from its source tree "
               "with `pip install -e .`", file=sys.stderr)

@@ -14,10 +14,11 @@ from omegaconf import DictConfig
 from pinn.errors import ConfigError
 from pinn.loggers import LOGGERS
 from pinn.nets import ACTIVATIONS
+from pinn.threads import check_setting as check_threads
 from pinn.train import Phase
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
-TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger"}
+TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger", "tolerance", "threads"}
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
@@ -35,6 +36,7 @@ class Settings:
     progress: str
     logger: str
     phases: tuple[Phase, ...]
+    threads: str | int = "auto"
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -125,5 +127,6 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         progress=progress,
         logger=logger,
         phases=tuple(phases),
+        threads=check_threads(cfg.get("threads", "auto")),
     )
 

@@ -12,6 +12,7 @@ import torch
 
 from pinn.problems.schrodinger import EigenModel, SchrodingerProblem
 from pinn.reference import analytic
+from pinn.status import Check, Criteria, finite_check, optimizer_check, record, reference_check, relative
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
 
 # extra reference states beyond the solved ones, to recognise a run that ended in a higher state
@@ -44,11 +45,6 @@ def schrodinger_reference(problem: SchrodingerProblem, n_states: int) -> Referen
         functions = [lambda x, k=k: interpolate_state(finest, k, np.asarray(x, float)) for k in range(n_states)]
         return Reference(fd.eigenvalues, functions, "finite_difference", fd)
     return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd)
-
-
-def _relative(value: float, reference: float, scale: float) -> float:
-    """|value - reference| / |reference|, or / scale when the reference is ~0."""
-    return abs(value - reference) / max(abs(reference), 1e-12 * scale)
 
 
 def weinstein_radius(problem: SchrodingerProblem, model: EigenModel, xq: np.ndarray, wq: np.ndarray,
@@ -92,21 +88,51 @@ def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | No
     return bounds
 
 
-def unconverged_states(energies, rayleigh, radius, scale: float, fraction: float = 0.1) -> list[str]:
-    """Reference-free failure check: a state is not converged when its Weinstein radius, or the gap
-    between its trained eigenvalue and its own Rayleigh quotient, exceeds `fraction` of the
-    problem's energy scale (the certified interval does not pin the level)."""
-    found = []
-    for j, (E, R, eta) in enumerate(zip(energies, rayleigh, radius)):
-        if not (math.isfinite(E) and math.isfinite(R) and math.isfinite(eta)):
-            found.append(f"state {j} is not finite (E={E:.6g}, Rayleigh quotient={R:.6g})")
-        elif max(eta, abs(E - R)) > fraction * scale:
-            found.append(f"state {j} is not converged (E={E:.6g}, its Rayleigh quotient {R:.6g} +- {eta:.3g}, "
-                         f"energy scale {scale:.3g}): train longer or check the trainer settings")
-    return found
+def eigen_checks(energies: np.ndarray, rayleigh: np.ndarray, radius: np.ndarray,
+                 kato: Sequence[list[float] | None], references: Sequence[float], reference_errors: Sequence[float],
+                 source: str, scale: float, criteria: Criteria, misplaced: Sequence[int] = ()) -> list[Check]:
+    """The evidence of an eigenproblem run, state by state (see pinn.status):
+
+    * finite: E, the Rayleigh quotient R and the Weinstein radius eta of every state;
+    * estimate (reference-free): |E - R| within the tolerance, the trained eigenvalue agreeing with
+      the quotient of its own wavefunction on an accurate rule (not the training nodes);
+    * bound: the Kato-Temple interval exists (R lies between the neighbouring levels);
+    * containment: the Weinstein and Kato-Temple intervals contain the reference, widened by its own
+      error estimate and 64 rounding units;
+    * reference: |E - E_ref| within the tolerance;
+    * optimizer: the eigenvalues settled in the last phase (pinn.status.optimizer_check).
+
+    States found on another level (`misplaced`, a `state` check of the caller) are left out of the
+    bound and containment checks: their intervals surround that other level, as they should."""
+    n = len(energies)
+    floor = 1e-12 * scale
+    checks = [finite_check({"E": energies, "Rayleigh quotients": rayleigh, "Weinstein radii": radius})]
+    loose = [f"state {j} is not converged: E = {energies[j]:.10g} and its Rayleigh quotient {rayleigh[j]:.10g} "
+             f"differ by {relative(energies[j], rayleigh[j], floor):.1e} (tolerance {criteria.tolerance:.2g})"
+             for j in range(n) if not relative(energies[j], rayleigh[j], floor) <= criteria.tolerance]
+    checks.append(Check("estimate", not loose, "; ".join(loose) or "each E agrees with its Rayleigh quotient"))
+    placed = [j for j in range(n) if j not in misplaced]
+    missing = [j for j in placed if kato[j] is None or not np.all(np.isfinite(kato[j]))]
+    checks.append(Check("bound", not missing,
+                        f"no Kato-Temple bound for state(s) {missing}: the Rayleigh quotient is not between the "
+                        "neighbouring levels" if missing else "Kato-Temple bounds computed"))
+    outside = []
+    for j in placed:
+        slack = abs(reference_errors[j]) + 64 * np.finfo(float).eps * abs(references[j])
+        for name, interval in (("Weinstein", [rayleigh[j] - radius[j], rayleigh[j] + radius[j]]), ("Kato-Temple", kato[j])):
+            if interval is not None and not (interval[0] - slack <= references[j] <= interval[1] + slack):
+                outside.append(f"the {name} interval [{interval[0]:.10g}, {interval[1]:.10g}] of state {j} "
+                               f"does not contain the reference {references[j]:.10g}")
+    checks.append(Check("containment", not outside, "; ".join(outside) or "every interval contains its reference"))
+    errors = [relative(energies[j], references[j], floor) for j in range(n)]
+    checks.append(reference_check([f"E{j}" for j in range(n)], energies, references, errors, reference_errors,
+                                  criteria.tolerance, source))
+    checks.append(optimizer_check(criteria.final, criteria.tolerance, {f"E{j}": floor for j in range(n)}))
+    return checks
 
 
-def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid: int = 2001) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, criteria: Criteria,
+                         n_grid: int = 2001) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics (eigenvalues, errors, Rayleigh quotients, state identification) and arrays to save."""
     n = problem.n_states
     ref = schrodinger_reference(problem, n + EXTRA_STATES)
@@ -140,16 +166,16 @@ def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid:
     aligned_x = np.sign(overlaps[np.arange(n), np.arange(n)])[:, None] * psi_x / np.sqrt(norms)[:, None]
     residual = problem.residuals(model, torch.as_tensor(x, device=device, dtype=dtype)).double().cpu().numpy()
     wrong = [j for j in range(n) if matches[j] != j]
-    loose = unconverged_states(energies, rayleigh, radius, scale)
+    kato = kato_temple(rayleigh, radius, ref.fd.eigenvalues)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": ref.eigenvalues[:n].tolist(),
-        "relative_errors": [_relative(energies[j], ref.eigenvalues[j], scale) for j in range(n)],
+        "relative_errors": [relative(energies[j], ref.eigenvalues[j], 1e-12 * scale) for j in range(n)],
         "wavefunction_l2_errors": l2,
         "rayleigh_quotients": rayleigh.tolist(),
-        "rayleigh_relative_errors": [_relative(rayleigh[j], ref.eigenvalues[j], scale) for j in range(n)],
+        "rayleigh_relative_errors": [relative(rayleigh[j], ref.eigenvalues[j], 1e-12 * scale) for j in range(n)],
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
-        "eigenvalue_bounds_kato_temple": kato_temple(rayleigh, radius, ref.fd.eigenvalues),
+        "eigenvalue_bounds_kato_temple": kato,
         "residual_rms": (np.sqrt(np.mean(residual**2, axis=1)) / scale).tolist(),
         "eigenvalue_trained": bool(model.energy_raw.requires_grad),
         "matched_reference_states": matches,
@@ -157,15 +183,14 @@ def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, n_grid:
         "fd_eigenvalues": ref.fd.eigenvalues[:n].tolist(),
         "fd_error_estimates": ref.fd.error_estimate[:n].tolist(),
         "fd_observed_order": ref.fd.observed_order[:n].tolist(),
-        "status": "wrong_state" if wrong else ("unconverged" if loose else "ok"),
     }
-    if wrong:
-        metrics["status_detail"] = "; ".join(
-            f"state {j} converged to reference state {matches[j]} (E={energies[j]:.10g}, "
-            f"reference E_{matches[j]}={ref.eigenvalues[matches[j]]:.10g})" for j in wrong
-        )
-    elif loose:
-        metrics["status_detail"] = "; ".join(loose)
+    identity = "; ".join(f"state {j} converged to reference state {matches[j]} (E={energies[j]:.10g}, "
+                         f"reference E_{matches[j]}={ref.eigenvalues[matches[j]]:.10g})" for j in wrong)
+    reference_errors = ref.fd.error_estimate[:n] if ref.source == "finite_difference" else np.zeros(n)
+    checks = [Check("state", not wrong, identity or "every state matches the reference state of its index"),
+              *eigen_checks(energies, rayleigh, radius, kato, ref.eigenvalues[:n], reference_errors, ref.source,
+                            scale, criteria, misplaced=wrong)]
+    record(metrics, checks)
     arrays = {
         "x": x,
         "psi": aligned_x,

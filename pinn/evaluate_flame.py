@@ -11,8 +11,27 @@ import torch
 from pinn.errors import ConfigError
 from pinn.problems.flames import FlameModel, FreelyPropagatingFlame
 from pinn.reference import flame as reference
+from pinn.status import Check, Criteria, finite_check, optimizer_check, record, reference_check
 
 log = logging.getLogger("pinn")
+
+RESIDUAL_LIMIT = 1e-2  # rms relative residual above which the equations are not solved
+
+
+def flame_checks(name: str, value: float, ref: float, ref_error: float, rms: float, fields: dict[str, Any],
+                 source: str, criteria: Criteria, residual_limit: float = RESIDUAL_LIMIT) -> list[Check]:
+    """The evidence of a flame run (see pinn.status): finite fields, the rms relative residual of
+    the equations on points the optimizer never saw below `residual_limit`, the eigenvalue within
+    the tolerance of the reference, and the eigenvalue and unknowns settled in the last phase."""
+    solved = rms <= residual_limit
+    return [
+        finite_check({name: value, "residual": rms, **fields}),
+        Check("estimate", bool(solved), f"the rms relative residual {rms:.1e} " + (
+            f"is within {residual_limit:g}" if solved else
+            f"exceeds {residual_limit:g}: the network has not solved the equations (more steps, or a wider network)")),
+        reference_check([name], [value], [ref], [abs(value / ref - 1.0)], [ref_error], criteria.tolerance, source),
+        optimizer_check(criteria.final, criteria.tolerance),
+    ]
 
 
 def flame_reference(problem: FreelyPropagatingFlame) -> reference.ConvergedFlame:
@@ -47,7 +66,7 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
 
 
-def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
+def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel, criteria: Criteria,
                    ref: reference.ConvergedFlame | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics (s_L against the Richardson-extrapolated reference, field errors) and arrays to save.
 
@@ -60,7 +79,6 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
     ref_fields = reference.profiles(p, x, fd.T[::step], fd.s)
     fields = problem.fields(model, x)
     s = float(model.speed.detach())
-    finite = np.isfinite(s) and all(np.all(np.isfinite(v)) for v in fields.values())
     errors = {
         "T": relative_l2(fields["T"], ref_fields["T"], x, offset=p.T_in),
         "u": relative_l2(fields["u"], ref_fields["u"], x),
@@ -87,10 +105,10 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel,
         "reference_convergence_table": ref.table,
         "reference_unbounded_tail_s": ref.shooting_s,
         "domain_effect": domain_effect(ref),
-        "status": "ok" if finite else "non_finite",
     }
-    if not finite:
-        metrics["status_detail"] = "the trained model gives non-finite fields"
+    rms = metrics["residual_rms"][0]
+    record(metrics, flame_checks("s_L", s, ref.s, ref.error_estimate, rms, fields,
+                                 "finite-difference (Richardson)", criteria))
     if model.unknown_names:
         truth = {"s_L": ref.s, **{name: problem.parameters[name] for name in model.unknown_names}}
         inferred = {"s_L": s, **{name: float(model.unknown(name).detach()) for name in model.unknown_names}}

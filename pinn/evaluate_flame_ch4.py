@@ -7,18 +7,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from pinn.evaluate_flame import relative_l2
+from pinn.evaluate_flame import flame_checks, relative_l2
 from pinn.problems.flame_ch4 import MAJOR_SPECIES, FlameCH4Model, FreeFlameCH4
 from pinn.reference import flame_ch4 as reference
-
-RESIDUAL_LIMIT = 1e-2  # rms relative residual above which a run is reported unconverged
+from pinn.status import Criteria, record
 
 
 def flame_ch4_reference(problem: FreeFlameCH4) -> reference.FlameReference:
     return reference.free_flame(problem.phi, problem.T_in, problem.pressure, problem.width)
 
 
-def evaluate_flame_ch4(problem: FreeFlameCH4, model: FlameCH4Model,
+def evaluate_flame_ch4(problem: FreeFlameCH4, model: FlameCH4Model, criteria: Criteria,
                        ref: reference.FlameReference | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """s_L against the Richardson-extrapolated Cantera value; T, u and major-species L2 errors
     (||f - f_ref|| / ||f_ref - f_in||, f_in the inlet value) on Cantera's finest grid, the PINN
@@ -43,8 +42,6 @@ def evaluate_flame_ch4(problem: FreeFlameCH4, model: FlameCH4Model,
         theta = problem.state(model, t)[:, 0]
     residual = residual.double().cpu().numpy()
     rms = float(np.sqrt(np.mean(residual**2)))
-    finite = np.isfinite(s) and np.isfinite(rms) and all(np.all(np.isfinite(v)) for v in fields.values())
-    status = "ok" if finite and rms <= RESIDUAL_LIMIT else ("non_finite" if not finite else "unconverged")
     metrics: dict[str, Any] = {
         "eigenvalue_name": "s_L",
         "eigenvalue_unit": "m/s",
@@ -59,13 +56,9 @@ def evaluate_flame_ch4(problem: FreeFlameCH4, model: FlameCH4Model,
         "reference_convergence_table": ref.refinement.rows,
         "anchor": {"temperature": ref.fixed_temperature, "location": ref.fixed_location},
         "adiabatic_temperature": problem.inlet.T_b,
-        "status": status,
     }
-    if status == "non_finite":
-        metrics["status_detail"] = "the trained model gives non-finite fields"
-    elif status == "unconverged":
-        metrics["status_detail"] = (f"the rms relative residual {rms:.1e} exceeds {RESIDUAL_LIMIT:g}: the network "
-                                    "has not solved the equations (more steps, or a wider network)")
+    record(metrics, flame_checks("s_L", s, s_ref, ref.error_estimate, rms, fields,
+                                 "Cantera FreeFlame (Richardson)", criteria))
     if hasattr(problem, "inferred"):
         values = {"s_L": (s, s_ref), **problem.inferred(model)}
         metrics["inferred"] = {name: {"value": v, "true": true, "relative_error": abs(v / true - 1.0)}

@@ -7,12 +7,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from pinn.evaluate_flame import relative_l2
+from pinn.evaluate_flame import flame_checks, relative_l2
 from pinn.problems.flame_ch4 import MAJOR_SPECIES
 from pinn.problems.flame_counterflow import CounterflowFlameCH4, CounterflowModel
 from pinn.reference import flame_ch4 as reference
-
-RESIDUAL_LIMIT = 1e-2  # rms scaled residual above which a run is reported unconverged
+from pinn.status import Criteria, record
 
 
 def counterflow_reference(problem: CounterflowFlameCH4) -> reference.CounterflowReference:
@@ -20,7 +19,7 @@ def counterflow_reference(problem: CounterflowFlameCH4) -> reference.Counterflow
                                  problem.u_reactants, problem.u_products)
 
 
-def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel,
+def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel, criteria: Criteria,
                          ref: reference.CounterflowReference | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Lambda against the Richardson-extrapolated Cantera value; L2 errors of T, u, V and the major
     species (||f - f_ref|| / ||f_ref - f(0)||, V's against ||V_ref||) on Cantera's finest grid;
@@ -42,8 +41,6 @@ def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel,
         residual = problem.residual(model, s)
     residual = torch.cat([residual["flow"], residual["scalars"]], dim=-1).double().cpu().numpy()
     rms = float(np.sqrt(np.mean(residual**2)))
-    finite = np.isfinite(Lambda) and np.isfinite(rms) and all(np.all(np.isfinite(v)) for v in fields.values())
-    status = "ok" if finite and rms <= RESIDUAL_LIMIT else ("non_finite" if not finite else "unconverged")
     metrics: dict[str, Any] = {
         "eigenvalue_name": "Lambda",
         "eigenvalue_unit": "Pa/m^2",
@@ -58,13 +55,9 @@ def evaluate_counterflow(problem: CounterflowFlameCH4, model: CounterflowModel,
         "reference_finest_grid": ref.Lambda,
         "reference_convergence_table": ref.refinement.rows,
         "adiabatic_temperature": problem.inlet.T_b,
-        "status": status,
     }
-    if status == "non_finite":
-        metrics["status_detail"] = "the trained model gives non-finite fields (or a map x(s) that folds over)"
-    elif status == "unconverged":
-        metrics["status_detail"] = (f"the rms scaled residual {rms:.1e} exceeds {RESIDUAL_LIMIT:g}: the network "
-                                    "has not solved the equations (more steps, or a wider network)")
+    record(metrics, flame_checks("Lambda", Lambda, Lambda_ref, ref.error_estimate, rms, fields,
+                                 "Cantera CounterflowPremixedFlame (Richardson)", criteria))
     if hasattr(problem, "inferred"):
         values = {"Lambda": (Lambda, Lambda_ref), **problem.inferred(model)}
         metrics["inferred"] = {name: {"value": v, "true": true, "relative_error": abs(v / true - 1.0)}

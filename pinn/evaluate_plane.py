@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from scipy.linalg import subspace_angles
 
-from pinn.evaluate import kato_temple_between, unconverged_states
+from pinn.evaluate import eigen_checks, kato_temple_between
 from pinn.problems.plane import PlaneModel, PlaneProblem
 from pinn.reference.plane import solve_richardson
+from pinn.status import Check, Criteria, record, relative
 
 
 def level_groups(levels: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
@@ -27,7 +28,7 @@ def level_groups(levels: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
     return groups
 
 
-def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def evaluate_plane(problem: PlaneProblem, model: PlaneModel, criteria: Criteria) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     n = problem.n_states
     extra = n + 2  # so that a level cut by n is recognised as a group
     fd = solve_richardson(problem.potential, problem.bounds, extra)
@@ -72,26 +73,34 @@ def evaluate_plane(problem: PlaneProblem, model: PlaneModel) -> tuple[dict[str, 
     below = [distinct[level_of[j] - 1] if level_of[j] > 0 else -np.inf for j in range(n)]
     above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
     scale = problem.energy_scale
-    errors = [abs(energies[j] - reference[j]) / max(abs(reference[j]), 1e-12 * scale) for j in range(n)]
+    kato = kato_temple_between(rayleigh, radius, below, above)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": [float(r) for r in reference],
-        "relative_errors": errors,
+        "relative_errors": [relative(energies[j], reference[j], 1e-12 * scale) for j in range(n)],
         "rayleigh_quotients": rayleigh.tolist(),
-        "rayleigh_relative_errors": [abs(rayleigh[j] - reference[j]) / max(abs(reference[j]), 1e-12 * scale)
-                                     for j in range(n)],
+        "rayleigh_relative_errors": [relative(rayleigh[j], reference[j], 1e-12 * scale) for j in range(n)],
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
-        "eigenvalue_bounds_kato_temple": kato_temple_between(rayleigh, radius, below, above),
+        "eigenvalue_bounds_kato_temple": kato,
         "levels": groups,
         "subspace_angles": angles,
         "reference_source": source,
         "fd_eigenvalues": fd.eigenvalues[:n].tolist(),
         "fd_error_estimates": fd.error_estimate[:n].tolist(),
     }
-    loose = unconverged_states(energies, rayleigh, radius, scale)
-    metrics["status"] = "unconverged" if loose else "ok"
-    if loose:
-        metrics["status_detail"] = "; ".join(loose)
+    # a state is on another level when its Weinstein interval leaves out its own level and its
+    # Rayleigh quotient is nearest another one (a wide interval is a state not converged yet)
+    nearest = [int(np.argmin(np.abs(np.asarray(distinct) - rayleigh[j]))) for j in range(n)]
+    misplaced = [j for j in range(n) if np.isfinite(rayleigh[j]) and nearest[j] != level_of[j]
+                 and abs(rayleigh[j] - distinct[level_of[j]]) > radius[j]]
+    identity = "; ".join(f"state {j} has its Rayleigh quotient {rayleigh[j]:.10g} at the reference level "
+                         f"{distinct[nearest[j]]:.10g}, not at level {distinct[level_of[j]]:.10g} of reference "
+                         f"state {j}" for j in misplaced)
+    reference_errors = np.zeros(n) if exact is not None else fd.error_estimate[:n]
+    checks = [Check("state", not misplaced, identity or "every state lies on the level of its index"),
+              *eigen_checks(energies, rayleigh, radius, kato, reference, reference_errors, source, scale, criteria,
+                            misplaced=misplaced)]
+    record(metrics, checks)
     arrays = {"x": fine.x, "y": fine.y, "psi2d": psi_grid.reshape(n, fine.y.size, fine.x.size),
               "psi2d_ref": fine.vectors[:n], "eigenvalues": energies, "reference_eigenvalues": np.asarray(reference)}
     return metrics, arrays

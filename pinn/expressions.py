@@ -54,28 +54,30 @@ class Expression:
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
-            raise ConfigError(f"{key}={text!r} is not a valid expression ({exc.msg} at column {exc.offset})") from None
+            raise ConfigError(f"{key}={shown(text)} is not a valid expression ({exc.msg} at column {exc.offset})") from None
         self.tree = tree.body
         self._check(self.tree, depth=0)
 
     def _refuse(self, node: ast.AST, what: str) -> None:
         allowed = f"numbers, x, {', '.join(sorted(set(self.constants) - {'x'}))}, + - * / **, and {', '.join(FUNCTIONS)}"
-        raise ConfigError(f"{self.key}={self.text!r}: {what} is not allowed; use {allowed}")
+        raise ConfigError(f"{self.key}={shown(self.text)}: {what} is not allowed; use {allowed}")
 
     def _check(self, node: ast.AST, depth: int) -> None:
+        """Nesting is limited (to 100), but a chain of binary operators is not: `x + x + ... + x`
+        parses as a tree leaning left as deep as the chain is long, and is walked along that spine."""
         if depth > 100:
             self._refuse(node, "nesting deeper than 100")
+        node, steps = _spine(node)
+        for op, right in steps:
+            if type(op) not in _BINARY:
+                self._refuse(right, f"the operator {type(op).__name__}")
+            self._check(right, depth + 1)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 self._refuse(node, f"the literal {node.value!r}")
         elif isinstance(node, ast.Name):
             if node.id != "x" and node.id not in self.constants:
                 self._refuse(node, f"the name {node.id!r}")
-        elif isinstance(node, ast.BinOp):
-            if type(node.op) not in _BINARY:
-                self._refuse(node, f"the operator {type(node.op).__name__}")
-            self._check(node.left, depth + 1)
-            self._check(node.right, depth + 1)
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)):
                 self._refuse(node, f"the operator {type(node.op).__name__}")
@@ -96,15 +98,34 @@ class Expression:
         return np.broadcast_to(np.asarray(value, dtype=float), np.shape(x)).copy()
 
     def _eval(self, node: ast.AST, x):
+        node, steps = _spine(node)
         if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return x if node.id == "x" else self.constants[node.id]
-        if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](self._eval(node.left, x), self._eval(node.right, x))
-        if isinstance(node, ast.UnaryOp):
+            value = float(node.value)
+        elif isinstance(node, ast.Name):
+            value = x if node.id == "x" else self.constants[node.id]
+        elif isinstance(node, ast.UnaryOp):
             value = self._eval(node.operand, x)
-            return -value if isinstance(node.op, ast.USub) else value
-        assert isinstance(node, ast.Call)
-        return _function(node.func.id, self._eval(node.args[0], x))
+            value = -value if isinstance(node.op, ast.USub) else value
+        else:
+            assert isinstance(node, ast.Call)
+            value = _function(node.func.id, self._eval(node.args[0], x))
+        for op, right in steps:
+            value = _BINARY[type(op)](value, self._eval(right, x))
+        return value
 
+
+def shown(text: Any, limit: int = 60) -> str:
+    """The expression as quoted in a message, its middle cut out when long."""
+    if not isinstance(text, str):
+        return repr(text)
+    return repr(text) if len(text) <= limit else repr(f"{text[:limit // 2]} ... {text[-limit // 2:]}")
+
+
+def _spine(node: ast.AST) -> tuple[ast.AST, list[tuple[ast.operator, ast.AST]]]:
+    """The leftmost operand of a chain of binary operators and the (operator, right operand) steps
+    that follow it, in the order they apply."""
+    steps = []
+    while isinstance(node, ast.BinOp):
+        steps.append((node.op, node.right))
+        node = node.left
+    return node, steps[::-1]

@@ -14,6 +14,8 @@ import numpy as np
 from pinn.errors import ConfigError
 
 COLUMNS = ("x", "T", "u")
+# each observation is a row of the Levenberg-Marquardt Jacobian: more would not fit in memory
+MAX_OBSERVATIONS = 10000
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,21 @@ def read_csv(path: Any, L: float) -> Observations:
     if not isinstance(path, str) or not path:
         raise ConfigError(f"{where} must be the path of a CSV file with columns x, T, u")
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{where} is a directory; give the path of a CSV file with columns x, T, u")
     if not file.is_file():
         raise ConfigError(f"{where}: no such file; give the path of a CSV file with columns x, T, u")
     try:
         with file.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            rows = []
+            for row in csv.DictReader(handle):
+                if len(rows) == MAX_OBSERVATIONS:
+                    raise ConfigError(f"{where} holds more than {MAX_OBSERVATIONS} observations; "
+                                      "thin it or average neighbouring points")
+                rows.append(row)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"{where} cannot be read ({exc}); it must be a CSV file with columns x, T, u") from None
+        raise ConfigError(f"{where} cannot be read ({type(exc).__name__}); it must be a text CSV file "
+                          "with columns x, T, u") from None
     header = set(rows[0]) if rows else set()
     missing = [c for c in COLUMNS if c not in header]
     if missing:

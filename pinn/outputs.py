@@ -25,6 +25,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _numbers(value: Any) -> Any:
+    """The inverse of `_plain` for the non-finite floats JSON cannot hold."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return _NON_FINITE.get(value, value) if isinstance(value, str) else value
+
+
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(_plain(data), indent=2) + "\n")
@@ -116,7 +128,7 @@ def read_history(path: Path) -> dict[str, np.ndarray]:
 def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """metrics.json, the history.csv columns and the solution.npz arrays of a finished run."""
     run_dir = Path(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = _numbers(json.loads((run_dir / "metrics.json").read_text()))
     with np.load(run_dir / "solution.npz") as data:
         arrays = {k: data[k] for k in data.files}
     return metrics, read_history(run_dir / "history.csv"), arrays

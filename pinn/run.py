@@ -29,6 +29,10 @@ from pinn.problems.flame_ch4 import FreeFlameCH4
 from pinn.problems.flame_counterflow import CounterflowFlameCH4
 from pinn.problems.flames import FreelyPropagatingFlame
 from pinn.problems.plane import PlaneProblem
+from pinn.rundir import RunDirectory
+from pinn.status import Criteria, effective_tolerance
+from pinn.threads import ThreadChoice, usable_cores, using_threads
+from pinn.threads import choose as choose_threads
 from pinn.train import Trainer
 
 log = logging.getLogger("pinn")
@@ -72,49 +76,60 @@ def resume_source(run_dir: Any) -> tuple[dict[str, Any], Path | None]:
     return config, (checkpoint if checkpoint.exists() else None)
 
 
-def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dict[str, Any]:
+def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None, keep: bool = True) -> dict[str, Any]:
     """Solve one configured problem; everything lands in out_dir (Hydra's run directory by default).
 
     With `resume=<run dir>` in the config, the run saved there continues from its last checkpoint
-    with its own saved config, and writes into that directory."""
+    with its own saved config, and writes into that directory. `keep=False`: the caller removes
+    out_dir afterwards, so the summary does not point to it."""
     config = plain_config(cfg)
-    checkpoint = None
+    checkpoint_path, key = None, "out_dir" if out_dir is not None else "hydra.run.dir"
     if config.get("resume") is not None:
-        out_dir = Path(config["resume"])
-        config, checkpoint = resume_source(config["resume"])
+        out_dir, key = Path(config["resume"]), "resume"
+        config, checkpoint_path = resume_source(config["resume"])
     settings = validate(config)
     problem_cfg = config.get("problem")
     if not isinstance(problem_cfg, Mapping):
         raise ConfigError("problem must be selected, e.g. problem=finite_well")
     problem = build_problem(problem_cfg)
     check_stages(problem, settings)
-    evaluate = evaluator(problem)
+    tolerance = resolve_tolerance(problem, config, settings)
+    extra_states = getattr(problem, "n_states", 1) - 1
+    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
+    if not any(p.steps for p in phases):
+        raise ConfigError("every trainer phase has steps=0: nothing would be trained; give one phase steps > 0")
     out = Path(out_dir) if out_dir is not None else output_dir_from_hydra()
-    out.mkdir(parents=True, exist_ok=True)
+    with RunDirectory(out, key):
+        checkpoint = load_checkpoint(checkpoint_path, settings.device) if checkpoint_path is not None else None
+        threads = choose_threads(settings.threads) if checkpoint is None or "threads" not in checkpoint else \
+            ThreadChoice(int(checkpoint["threads"]), "from the checkpoint", usable_cores(), 1, None, None)
+        with using_threads(threads.used):
+            metrics = _solve(problem, config, settings, phases, tolerance, threads, out, checkpoint)
+    print(summary(metrics, out if keep else None))
+    return metrics
+
+
+def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[float, str], threads: ThreadChoice,
+           out: Path, checkpoint: Mapping[str, Any] | None) -> dict[str, Any]:
+    evaluate = evaluator(problem)
     if checkpoint is None:
         write_json(out / "config.json", config)
-
     torch.set_float32_matmul_precision("highest")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     seed_everything(settings.seed)
     model = problem.build_model(settings.width, settings.depth, settings.activation)
     model = model.to(device=settings.device, dtype=settings.dtype)
-    extra_states = getattr(problem, "n_states", 1) - 1
-    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
-    if not any(p.steps for p in phases):
-        raise ConfigError("every trainer phase has steps=0: nothing would be trained; give one phase steps > 0")
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
-                      progress=settings.progress, checkpoint_extra={"config": config},
+                      progress=settings.progress, checkpoint_extra={"config": config, "threads": threads.used},
                       resume_hint=f"; continue it with: python -m pinn resume={out}")
     if checkpoint is not None:
-        checkpoint = load_checkpoint(checkpoint, settings.device)
         log.info("resuming %s from step %d of %s", problem.name, checkpoint["step"], out)
     history = HistoryWriter(out / "history.csv", keep_until_step=checkpoint["step"] if checkpoint else None)
     board = TensorBoardLogger(out) if settings.logger == "tensorboard" else None
-    log.info("solving %s on %s in %s; outputs in %s", problem.name, settings.device,
-             str(settings.dtype).replace("torch.", ""), out)
+    log.info("solving %s on %s in %s with %d thread(s); outputs in %s", problem.name, settings.device,
+             str(settings.dtype).replace("torch.", ""), threads.used, out)
     try:
         result = trainer.fit(
             model,
@@ -137,16 +152,20 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
         if board is not None:
             board.close()
 
-    metrics, arrays = evaluate(model)
+    metrics, arrays = evaluate(model, Criteria(tolerance[0], result.final))
     metrics = {
         "problem": problem.name,
         **metrics,
+        "tolerance": tolerance[0],
+        "tolerance_source": tolerance[1],
+        "final_phase": result.final,
         "train_seconds": result.seconds,
         "steps": result.steps,
         "resumed_from_step": result.resumed_from_step,
         "phase_steps": result.phase_steps,
         "device": str(settings.device),
         "dtype": str(settings.dtype).replace("torch.", ""),
+        "threads": threads.as_dict(),
         "seed": settings.seed,
         "versions": provenance(),
         "config": config,
@@ -154,25 +173,30 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None) -> dic
     write_json(out / "metrics.json", metrics)
     write_solution(out / "solution.npz", arrays)
     plot_run(out)
-    print(summary(metrics, out))
     return metrics
 
 
 def evaluator(problem):
-    """model -> (metrics, arrays). The flame reference is solved now, before training, so that a
-    flame that does not fit its domain is reported at once."""
+    """(model, criteria) -> (metrics, arrays). The flame reference is solved now, before training,
+    so that a flame that does not fit its domain is reported at once."""
     if isinstance(problem, FreelyPropagatingFlame):
         reference = flame_reference(problem)
-        return lambda model: evaluate_flame(problem, model, reference)
+        return lambda model, criteria: evaluate_flame(problem, model, criteria, reference)
     if isinstance(problem, FreeFlameCH4):
         ch4_reference = flame_ch4_reference(problem)
-        return lambda model: evaluate_flame_ch4(problem, model, ch4_reference)
+        return lambda model, criteria: evaluate_flame_ch4(problem, model, criteria, ch4_reference)
     if isinstance(problem, CounterflowFlameCH4):
         counterflow = counterflow_reference(problem)
-        return lambda model: evaluate_counterflow(problem, model, counterflow)
+        return lambda model, criteria: evaluate_counterflow(problem, model, criteria, counterflow)
     if isinstance(problem, PlaneProblem):
-        return lambda model: evaluate_plane(problem, model)
-    return lambda model: evaluate_schrodinger(problem, model)
+        return lambda model, criteria: evaluate_plane(problem, model, criteria)
+    return lambda model, criteria: evaluate_schrodinger(problem, model, criteria)
+
+
+def resolve_tolerance(problem, config: Mapping[str, Any], settings) -> tuple[float, str]:
+    """The relative eigenvalue tolerance of this run (`tolerance`, or the problem's default raised
+    to what the dtype resolves) and where it came from."""
+    return effective_tolerance(config.get("tolerance"), problem.tolerance(), settings.dtype)
 
 
 def check_stages(problem, settings) -> None:
@@ -182,7 +206,7 @@ def check_stages(problem, settings) -> None:
                               f"use one of {', '.join(problem.stages)}")
 
 
-def summary(metrics: Mapping[str, Any], out: Path) -> str:
+def summary(metrics: Mapping[str, Any], out: Path | None) -> str:
     lines = [f"{metrics['problem']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s "
              f"on {metrics['device']} ({metrics['dtype']})"]
     if "field_l2_errors" in metrics:
@@ -209,5 +233,6 @@ def summary(metrics: Mapping[str, Any], out: Path) -> str:
                      f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}   psi L2 error = {l2:.2e}")
     if metrics["status"] != "ok":
         lines.append(f"  FAILED ({metrics['status']}): {metrics.get('status_detail', '')}")
-    lines.append(f"  outputs: {out}")
+    if out is not None:
+        lines.append(f"  outputs: {out}")
     return "\n".join(lines)

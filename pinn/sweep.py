@@ -45,6 +45,10 @@ def collect(sweep_dir: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         raise FileNotFoundError(f"{sweep} is not a directory; give the sweep directory a multirun printed")
     jobs = sorted((d for d in sweep.iterdir() if (d / ".hydra" / "overrides.yaml").is_file()),
                   key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
+    if not jobs:
+        what = "a single run, not a sweep (pinn.load shows it)" if (sweep / "metrics.json").is_file() else \
+            "not a sweep directory: no job directory with .hydra/overrides.yaml in it"
+        raise ValueError(f"{sweep} is {what}; give the directory a multirun (python -m pinn -m ...) printed")
     rows, keys = [], []
     for job in jobs:
         overrides = _overrides(job)
@@ -122,8 +126,53 @@ def summary_figures(rows: list[dict[str, Any]], swept: list[str]) -> dict[str, F
     return figures
 
 
+def sweep_size(config) -> int:
+    """How many jobs the basic sweeper makes of a multirun's overrides and sweeper params."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    items = [f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}).items()]
+    items += list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
+    sizes = {}
+    for override in OverridesParser.create().parse_overrides(items):
+        if override.is_sweep_override():
+            sizes[override.key_or_group] = len(list(override.sweep_string_iterator()))
+        else:
+            sizes.pop(override.key_or_group, None)
+    return math.prod(sizes.values())
+
+
+def concurrent_jobs(config) -> int:
+    """Jobs of this multirun that run at the same time on this machine: joblib's n_jobs (negative:
+    counted back from the cores), every job at once for submitit_local; one for the basic launcher
+    and for clusters (each job gets its own allocation)."""
+    from pinn.threads import usable_cores
+
+    launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
+    jobs = sweep_size(config)
+    if "joblib" in launcher:
+        n = OmegaConf.select(config, "hydra.launcher.n_jobs", default=-1)
+        cores = usable_cores()
+        n = cores if n is None else (cores + 1 + n if n < 0 else n)
+        return max(1, min(n, jobs))
+    if launcher.endswith("LocalLauncher"):
+        return max(1, jobs)
+    return 1
+
+
 class SummaryCallback(Callback):
-    """Hydra callback: writes the summary when a multirun ends; never fails the sweep itself."""
+    """Hydra callback: tells the jobs how many of them share the machine (for their thread
+    count), and writes the summary when a multirun ends; never fails the sweep itself."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        import logging
+        import os
+
+        from pinn.threads import JOBS_VARIABLE
+
+        try:
+            os.environ[JOBS_VARIABLE] = str(concurrent_jobs(config))
+        except Exception as exc:  # a sweep that cannot be counted still runs, each job on all cores
+            logging.getLogger("pinn").warning("could not count the sweep's concurrent jobs: %s", exc)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         import logging
@@ -135,10 +184,20 @@ class SummaryCallback(Callback):
             logging.getLogger("pinn").error("sweep summary failed: %s", exc)
 
 
+USAGE = """usage: python -m pinn.sweep SWEEP_DIR
+
+Writes summary.csv and summary_<key>.png into SWEEP_DIR, the directory a multirun
+(python -m pinn -m ...) printed: one row per job with its swept values, status, eigenvalues,
+references, relative errors and seconds."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        return 0
     if len(args) != 1:
-        print("usage: python -m pinn.sweep <sweep directory>", file=sys.stderr)
+        print("error: give one sweep directory: python -m pinn.sweep SWEEP_DIR", file=sys.stderr)
         return 2
     try:
         path = summarize(args[0])

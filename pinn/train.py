@@ -7,6 +7,7 @@ goes to `on_row` (history.csv) and every `checkpoint_every` steps the state is w
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import math
@@ -29,6 +30,8 @@ log = logging.getLogger("pinn")
 
 LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> named terms
 Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
+# steps over which the last phase's observables must have settled (see TrainResult.final)
+SETTLE_WINDOW = 10
 
 
 def _evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -90,10 +93,15 @@ class Phase:
 
 @dataclass
 class TrainResult:
+    """`final`: how the last phase that ran ended, the evidence of convergence: its name, steps,
+    whether it stopped by itself (no further decrease) and, per observable, the largest change
+    over its last `window` steps (`moves`)."""
+
     steps: int = 0
     seconds: float = 0.0
     phase_steps: dict[str, int] = field(default_factory=dict)
     resumed_from_step: int | None = None
+    final: dict[str, Any] | None = None
 
 
 class Trainer:
@@ -143,6 +151,7 @@ class Trainer:
             result.steps = result.resumed_from_step = int(resume["step"])
             result.phase_steps = dict(resume["phase_steps"])
             elapsed = float(resume["elapsed"])
+            result.final = resume.get("final")
             first_phase = int(resume["phase_index"]) + (1 if resume["phase_finished"] else 0)
         start = time.perf_counter() - elapsed
         bar = self._bar(sum(p.steps for p in self.phases))
@@ -164,8 +173,7 @@ class Trainer:
                 if bar is not None:
                     bar.update(phase.steps - done)  # a phase that converged early skips its remaining steps
         except KeyboardInterrupt:  # a second Ctrl-C: the step in flight is abandoned, not saved
-            kept = f"; last checkpoint kept at {self.checkpoint_path}" if self.checkpoint_path else ""
-            raise Interrupted(f"interrupted during step {result.steps + 1}{kept}{self.resume_hint}") from None
+            raise Interrupted(f"interrupted during step {result.steps + 1}{self._kept('last checkpoint kept at')}") from None
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
@@ -175,7 +183,7 @@ class Trainer:
         self._checkpoint({"model": model.state_dict(), "step": result.steps, "phase_index": len(self.phases),
                           "phase_step": 0, "phase_finished": True, "phase_steps": result.phase_steps,
                           "generator": self.generator.get_state(), "rng": capture_rng(),
-                          "elapsed": result.seconds})
+                          "elapsed": result.seconds, "final": result.final})
         return result
 
     # ------------------------------------------------------------------------------------------
@@ -258,6 +266,8 @@ class Trainer:
                 sched.load_state_dict(resume["scheduler"])
             best, since_best, first = float(resume["best"]), int(resume["since_best"]), int(resume["phase_step"])
             batch["current"] = resume["batch"]
+        recent: collections.deque[dict[str, float]] = collections.deque(
+            resume.get("recent", []) if resume is not None else [], maxlen=SETTLE_WINDOW)
         last_terms: dict[str, torch.Tensor] = {}
 
         def closure():
@@ -281,7 +291,7 @@ class Trainer:
                     "phase": phase.name, "phase_step": done, "phase_finished": finished,
                     "phase_steps": {**result.phase_steps, phase.name: done},
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else None,
-                    "best": best, "since_best": since_best, "batch": batch["current"],
+                    "best": best, "since_best": since_best, "batch": batch["current"], "recent": list(recent),
                     "generator": self.generator.get_state(), "rng": capture_rng(),
                     "elapsed": time.perf_counter() - start}
 
@@ -308,6 +318,7 @@ class Trainer:
                 last_terms["loss"] = torch.tensor(loss)
                 self._check_finite(step, phase, last_terms)
             result.steps = step
+            recent.append({name: float(v) for name, v in observables().items()})
             loss = float(last_terms["loss"])
             if loss < best * (1 - 1e-10):
                 best, since_best = loss, 0
@@ -331,11 +342,12 @@ class Trainer:
                 self._check_parameters(step, phase, params)
                 self._checkpoint(state(k + 1, final))
             if self._stop_requested:
-                kept = f"; checkpoint written to {self.checkpoint_path}" if self.checkpoint_path else ""
-                raise Interrupted(f"interrupted after step {step}{kept}{self.resume_hint}")
+                raise Interrupted(f"interrupted after step {step}{self._kept('checkpoint written to')}")
             if stalled:
                 log.info("phase %s: converged (no further decrease) at step %d", phase.name, step)
+                result.final = _settling(phase.name, k + 1, True, recent)
                 return k + 1
+        result.final = _settling(phase.name, phase.steps, False, recent)
         return phase.steps
 
     @staticmethod
@@ -360,8 +372,15 @@ class Trainer:
                 raise DivergenceError(self._divergence(step, phase, "a parameter is not finite"))
 
     def _divergence(self, step: int, phase: Phase, what: str) -> str:
-        kept = f"; last good checkpoint kept at {self.checkpoint_path}" if self.checkpoint_path else ""
-        return f"training diverged at step {step} (phase {phase.name}): {what}{kept}"
+        return f"training diverged at step {step} (phase {phase.name}): {what}{self._kept('last good checkpoint kept at', hint=False)}"
+
+    def _kept(self, what: str, hint: bool = True) -> str:
+        """Where the checkpoint is (and with `hint` how to continue), or that none was written yet."""
+        if self.checkpoint_path is None:
+            return ""
+        if not self.checkpoint_path.exists():
+            return "; no checkpoint had been written yet"
+        return f"; {what} {self.checkpoint_path}{self.resume_hint if hint else ''}"
 
     def _row(self, step, phase, terms, observables, opt, start) -> dict[str, Any]:
         row: dict[str, Any] = {"step": step, "phase": phase.name, "time": time.perf_counter() - start}
@@ -386,3 +405,10 @@ class Trainer:
 
 def _sized(sample: Sampler, n_points: int, generator: torch.Generator | None) -> dict[str, Any]:
     return sample(generator, n_points)
+
+
+def _settling(phase: str, steps: int, stopped: bool, recent) -> dict[str, Any]:
+    """TrainResult.final of a phase that ended after `steps` steps."""
+    last = dict(recent[-1]) if recent else {}
+    moves = {name: max(abs(row[name] - value) for row in recent) for name, value in last.items()}
+    return {"phase": phase, "steps": steps, "stopped": stopped, "window": len(recent), "moves": moves, "last": last}

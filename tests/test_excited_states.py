@@ -7,7 +7,7 @@ from pinn.run import run
 
 from conftest import run_cli
 
-SHORT = ["trainer.progress=none", "trainer.collocation_points=64",
+SHORT = ["tolerance=1e-4", "trainer.progress=none", "trainer.collocation_points=64",
          "trainer.phases.solve.steps=100"]
 
 

@@ -62,7 +62,8 @@ def test_short_training_approaches_cantera(tmp_path):
     """30 flow and 60 solve Levenberg-Marquardt steps on 64 nodes take Lambda from 9% off (the
     flow stage's, with the flame placed by the Zel'dovich speed) to within 3% of Cantera's
     converged value, and the fields to within 10% in L2."""
-    metrics = run(compose_config(["problem=flame_counterflow", "trainer.progress=none", "trainer.collocation_points=64",
+    metrics = run(compose_config(["problem=flame_counterflow", "tolerance=3e-2", "trainer.progress=none",
+                                  "trainer.collocation_points=64",
                                   "trainer.phases.solve.steps=60"]), out_dir=tmp_path)
     reference = counterflow(0.8)
     assert metrics["reference_eigenvalues"][0] == reference.Lambda_extrapolated

@@ -14,7 +14,7 @@ from pinn.run import run
 
 from conftest import run_cli
 
-QUICK = ["trainer.progress=none", "trainer.phases.solve.steps=150", "model.width=20", "trainer.collocation_points=192"]
+QUICK = ["tolerance=2e-3", "trainer.progress=none", "trainer.phases.solve.steps=150", "model.width=20", "trainer.collocation_points=192"]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pinn.run import run
 
 from conftest import run_cli
 
-SHORT = ["trainer.progress=none", "trainer.collocation_points=64", "trainer.phases.warmup.steps=300",
+SHORT = ["tolerance=1e-2", "trainer.progress=none", "trainer.collocation_points=64", "trainer.phases.warmup.steps=300",
          "trainer.phases.ritz.steps=100", "trainer.phases.solve.steps=40", "model.width=12"]
 
 
@@ -58,11 +58,14 @@ def test_plane_oscillator_ground_state_on_the_default_trainer(omega, tolerance, 
     """harmonic2d once collapsed below its ground level (E = -0.44 reported as ok): with 16 nodes
     per axis the warm-up drove the Rayleigh quotient down between the nodes. omega = 0.3 (states
     as wide as the box) drifted off its level under Levenberg-Marquardt on redrawn nodes, E = 1.12
-    for 0.60 after 40 steps, before the consistency rows; with them 40 steps give 3.5e-5."""
+    for 0.60 after 40 steps, before the consistency rows. With them the eigenvalue still swings
+    while LM reshapes psi (6e-5 off after the warm-up, 1.5e-4 after 15 steps, 3.5e-5 after 40,
+    where a 40-step run stopped on one machine at 1.8e-4 and said ok) and settles near 1e-6 after
+    55: 70 steps leave it settled, and a run stopped inside the swing reports unconverged."""
     metrics = run(compose_config(["problem=harmonic2d", f"problem.omega={omega}", "trainer.progress=none",
-                                  "trainer.phases.solve.steps=40"]), out_dir=tmp_path)
+                                  f"tolerance={tolerance}", "trainer.phases.solve.steps=70"]), out_dir=tmp_path)
     assert metrics["config"]["trainer"]["phases"]["solve"].get("resample", True)  # redrawn nodes
-    assert metrics["status"] == "ok"
+    assert metrics["status"] == "ok", metrics.get("status_detail")
     assert metrics["relative_errors"][0] < tolerance
     lo, hi = metrics["eigenvalue_bounds"][0]
     assert lo <= metrics["reference_eigenvalues"][0] <= hi
@@ -94,6 +97,7 @@ def test_untrained_states_are_reported_unconverged(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["status"] == "unconverged" and code == 3
     assert "state 0 is not converged" in metrics["status_detail"] and "FAILED (unconverged)" in out
+    assert "ran 1 step(s), too few to tell convergence" in metrics["status_detail"]
     code, _, err = run_cli(["problem=box2d", "trainer.progress=none", *steps[1:], "trainer.phases.warmup.steps=0"], tmp_path)
     assert code == 2 and "every trainer phase has steps=0" in err and len(err.strip().splitlines()) == 1
 

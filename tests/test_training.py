@@ -9,6 +9,7 @@ from pinn.config import compose_config
 from pinn.evaluate import evaluate_schrodinger
 from pinn.problems import build_problem
 from pinn.run import run
+from pinn.status import Criteria
 from pinn.train import Phase, Trainer
 
 from conftest import FAST
@@ -51,15 +52,15 @@ def test_a_run_ending_in_an_excited_state_is_reported(tmp_path):
         model.energy_raw.fill_(9 * torch.pi**2 / float(model.energy_scale))
 
     def train(steps):
-        Trainer([Phase("solve", "solve", "lm", steps)], progress="none").fit(
+        return Trainer([Phase("solve", "solve", "lm", steps)], progress="none").fit(
             model, lambda stage, batch: problem.loss_terms(model, batch, stage),
             lambda gen: problem.collocation(64, "cpu", torch.float64, gen), lambda: problem.observables(model))
 
     model.energy_raw.requires_grad_(False)
     train(100)
     model.energy_raw.requires_grad_(True)
-    train(20)
-    metrics, _ = evaluate_schrodinger(problem, model)
+    final = train(20).final
+    metrics, _ = evaluate_schrodinger(problem, model, Criteria(1e-8, final))
     assert metrics["matched_reference_states"] == [2]
     assert metrics["status"] == "wrong_state"
     assert "reference state 2" in metrics["status_detail"]

@@ -21,6 +21,12 @@ class Problem(ABC):
 
     name: ClassVar[str]
     stages: ClassVar[tuple[str, ...]]
+    # relative eigenvalue accuracy a run is judged by when `tolerance` is not set
+    default_tolerance: ClassVar[float]
+
+    def tolerance(self) -> float:
+        """The default relative eigenvalue tolerance for these parameters."""
+        return self.default_tolerance
 
     @abstractmethod
     def build_model(self, width: int, depth: int, activation: str) -> nn.Module: ...
@@ -46,6 +52,17 @@ class Problem(ABC):
         the terms of part k alone (in every stage), and Levenberg-Marquardt and L-BFGS phases
         solve the parts separately. None: the loss is one problem."""
         return None
+
+
+class NoisyData:
+    """Mixed into an inverse problem (before its forward class): the eigenvalue inferred from data
+    with relative noise `noise` is judged against the larger of the forward default tolerance
+    and that noise level."""
+
+    noise: float
+
+    def tolerance(self) -> float:
+        return max(super().tolerance(), self.noise)  # type: ignore[misc]
 
 
 def owners_by_state(model: nn.Module) -> dict[str, torch.Tensor] | None:
@@ -79,6 +96,24 @@ def check_number(key: str, value: Any, *, low: float | None = None, high: float 
     if high is not None and value > high:
         raise ConfigError(f"problem.{key}={value:g} must be <= {high:g}{hint}")
     return value
+
+
+# Lengths in the units of the Schrödinger problems (hbar^2 / 2m = 1): eight decades either side of
+# one cover any choice of unit, and keep E ~ 1 / L^2 and the squares of the residuals in float64.
+SHORTEST, LONGEST = 1e-8, 1e8
+
+
+def check_length(key: str, value: Any, *, longest: float = LONGEST, what: str = "") -> float:
+    """A length between SHORTEST and `longest` (see above)."""
+    return check_number(key, value, low=SHORTEST, high=longest, low_inclusive=True, what=what)
+
+
+def check_ratio(key: str, value: float, other_key: str, other: float, largest: float) -> None:
+    """`other / value` at most `largest`: a feature this much smaller than the domain is below what
+    the quadrature rules and the reference's grids resolve."""
+    if other / value > largest:
+        raise ConfigError(f"problem.{key}={value:g} is below 1/{largest:g} of problem.{other_key}={other:g}, finer than "
+                          f"the solver resolves; make problem.{key} larger or problem.{other_key} smaller")
 
 
 def check_count(key: str, value: Any, *, low: int = 1, high: int | None = None, what: str = "") -> int:

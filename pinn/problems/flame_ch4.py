@@ -126,6 +126,7 @@ class FlameCH4Model(nn.Module):
 @register("flame_ch4")
 class FreeFlameCH4(Problem):
     stages = ("solve",)
+    default_tolerance = 1e-3
 
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03):
         given = locals()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
-from pinn.problems.base import check_count, check_number
+from pinn.problems.base import NoisyData, check_count, check_number
 from pinn.problems.flame_ch4 import MAJOR_SPECIES, STRETCH, FlameCH4Model, FreeFlameCH4
 from pinn.problems.registry import register
 
@@ -70,7 +70,7 @@ def synthesize(problem: FreeFlameCH4, count: int, noise: float, seed: int) -> CH
 
 
 @register("flame_ch4_inverse")
-class FreeFlameCH4Inverse(FreeFlameCH4):
+class FreeFlameCH4Inverse(NoisyData, FreeFlameCH4):
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
                  n_observations: int = 20, noise: float = 0.01, noise_seed: int = 0,
                  initial_pre_exponential: float = 1.0e9, initial_activation_energy: float = 7.0e4,

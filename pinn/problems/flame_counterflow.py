@@ -89,6 +89,7 @@ class CounterflowModel(nn.Module):
 @register("flame_counterflow")
 class CounterflowFlameCH4(Problem):
     stages = ("flow", "solve")
+    default_tolerance = 1e-3
 
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
                  u_reactants: float = 1.0, u_products: float = 1.0):

@@ -29,7 +29,7 @@ import torch
 from torch.func import jvp
 
 from pinn.errors import ConfigError
-from pinn.problems.base import check_count, check_number
+from pinn.problems.base import NoisyData, check_count, check_number
 from pinn.problems.flame_ch4 import MAJOR_SPECIES
 from pinn.problems.flame_counterflow import CounterflowFlameCH4, CounterflowModel
 from pinn.problems.registry import register
@@ -69,7 +69,7 @@ def synthesize(problem: CounterflowFlameCH4, count: int, noise: float, seed: int
 
 
 @register("flame_counterflow_inverse")
-class CounterflowFlameCH4Inverse(CounterflowFlameCH4):
+class CounterflowFlameCH4Inverse(NoisyData, CounterflowFlameCH4):
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
                  u_reactants: float = 1.0, u_products: float = 1.0, n_observations: int = 20,
                  noise: float = 0.01, noise_seed: int = 0, initial_activation_energy: float = 7.0e4,

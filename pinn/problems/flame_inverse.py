@@ -27,8 +27,8 @@ import torch
 
 from pinn.errors import ConfigError
 from pinn.nets import MLP
-from pinn.observations import Observations, read_csv, synthesize
-from pinn.problems.base import check_count, check_number
+from pinn.observations import MAX_OBSERVATIONS, Observations, read_csv, synthesize
+from pinn.problems.base import NoisyData, check_count, check_number
 from pinn.problems.flames import FlameModel, FreelyPropagatingFlame
 from pinn.problems.registry import register
 
@@ -36,7 +36,7 @@ UNKNOWNS = ("conductivity", "activation_energy")
 
 
 @register("flame_fpp_inverse")
-class FlameInverse(FreelyPropagatingFlame):
+class FlameInverse(NoisyData, FreelyPropagatingFlame):
     def __init__(self, phi: float = 0.42, T_in: float = 298.0, pressure: float = 101325.0, L: float = 1.5e-3,
                  inlet_gradient: float = 1.0e5, conductivity: float = 0.026, cp: float = 1000.0,
                  heat_release: float = 5.0e7, molar_mass: float = 28.97e-3, pre_exponential: float = 1.4e8,
@@ -46,7 +46,7 @@ class FlameInverse(FreelyPropagatingFlame):
                  data_weight: float = 0.1):
         super().__init__(phi, T_in, pressure, L, inlet_gradient, conductivity, cp, heat_release, molar_mass,
                          pre_exponential, activation_energy, reaction_order)
-        self.n_observations = check_count("n_observations", n_observations, low=3, high=100000)
+        self.n_observations = check_count("n_observations", n_observations, low=3, high=MAX_OBSERVATIONS)
         self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
         self.noise_seed = check_count("noise_seed", noise_seed, low=0, high=2**32 - 1)
         self.initial = {

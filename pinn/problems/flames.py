@@ -182,6 +182,7 @@ class FlameEquations:
 @register("flame_fpp")
 class FreelyPropagatingFlame(Problem):
     stages = ("solve", "domain_end")
+    default_tolerance = 1e-4
 
     def __init__(self, phi: float = 0.42, T_in: float = 298.0, pressure: float = 101325.0, L: float = 1.5e-3,
                  inlet_gradient: float = 1.0e5, conductivity: float = 0.026, cp: float = 1000.0,

@@ -37,7 +37,7 @@ from pinn.errors import ConfigError
 from pinn.jets import Jet
 from pinn.nets import MLP
 from pinn.optim import Deferred
-from pinn.problems.base import Problem, check_count, check_number, owners_by_state
+from pinn.problems.base import Problem, check_count, check_length, check_number, check_ratio, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
 
@@ -66,6 +66,7 @@ class PlaneModel(nn.Module):
 
 class PlaneProblem(Problem):
     stages = tuple(STAGE_TERMS)
+    default_tolerance = 1e-4
     envelope_rate: float = 0.0
 
     def __init__(self, n_states: int):
@@ -265,8 +266,10 @@ class Box2D(PlaneProblem):
 
     def __init__(self, Lx: float = 1.0, Ly: float = 1.0, n_states: int = 1):
         super().__init__(n_states)
-        self.Lx = check_number("Lx", Lx, low=0.0, high=1e4, what="width of the box")
-        self.Ly = check_number("Ly", Ly, low=0.0, high=1e4, what="height of the box")
+        self.Lx = check_length("Lx", Lx, longest=1e4, what="width of the box")
+        self.Ly = check_length("Ly", Ly, longest=1e4, what="height of the box")
+        short, long = sorted([("Lx", self.Lx), ("Ly", self.Ly)], key=lambda kv: kv[1])
+        check_ratio(*short, *long, 1e3)
         self.bounds = ((0.0, self.Lx), (0.0, self.Ly))
 
     def potential(self, x, y):
@@ -284,7 +287,7 @@ class Harmonic2D(PlaneProblem):
     def __init__(self, omega: float = 1.0, L: float = 5.0, n_states: int = 1):
         super().__init__(n_states)
         self.omega = check_number("omega", omega, low=0.0, high=1e3, what="oscillator frequency")
-        self.L = check_number("L", L, low=0.0, high=1e3, what="half-width of the square [-L, L]^2")
+        self.L = check_length("L", L, longest=1e3, what="half-width of the square [-L, L]^2")
         self.bounds = ((-self.L, self.L), (-self.L, self.L))
         self.envelope_rate = 0.5 * self.omega
 

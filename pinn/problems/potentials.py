@@ -8,17 +8,19 @@ from typing import Any, Mapping
 import numpy as np
 
 from pinn.errors import ConfigError
-from pinn.expressions import Expression
-from pinn.problems.base import check_number
+from pinn.expressions import Expression, shown
+from pinn.problems.base import check_length, check_number
 from pinn.problems.registry import register
 from pinn.problems.schrodinger import SchrodingerProblem
 
+# |V| beyond this leaves no room in float64 for E^2 psi^2 and the reference's stiffness
+LARGEST_POTENTIAL = 1e20
 
 
 class _OnSymmetricInterval(SchrodingerProblem):
     def __init__(self, L: float, n_states: int, weights: Mapping[str, float] | None):
         super().__init__(n_states, weights)
-        self.L = check_number("L", L, low=0.0, high=1e4, what="half-length of the domain [-L, L]")
+        self.L = check_length("L", L, longest=1e4, what="half-length of the domain [-L, L]")
 
     @property
     def domain(self) -> tuple[float, float]:
@@ -82,10 +84,13 @@ class Custom(_OnSymmetricInterval):
             with np.errstate(all="ignore"):  # a non-finite value is reported below
                 left, right = self.expression(-x), self.expression(x)
         except (ArithmeticError, TypeError, ValueError) as exc:  # Python-float parts: 1/0, (-3)**0.5, ...
-            raise ConfigError(f"problem.potential={potential!r} cannot be evaluated ({exc})") from None
+            raise ConfigError(f"problem.potential={shown(potential)} cannot be evaluated ({exc})") from None
         if not np.all(np.isfinite(left)) or not np.all(np.isfinite(right)):
-            raise ConfigError(f"problem.potential={potential!r} is not finite everywhere on [-{self.L:g}, {self.L:g}]")
+            raise ConfigError(f"problem.potential={shown(potential)} is not finite everywhere on [-{self.L:g}, {self.L:g}]")
         scale = max(float(np.max(np.abs(right))), float(np.max(np.abs(left))), 1.0)
+        if scale > LARGEST_POTENTIAL:
+            raise ConfigError(f"problem.potential={shown(potential)} reaches |V| = {scale:.3g} on [-{self.L:g}, {self.L:g}], "
+                              f"beyond {LARGEST_POTENTIAL:g}; shrink problem.L or rescale the potential")
         self.symmetric = bool(np.max(np.abs(left - right)) <= 1e-12 * scale)
 
     def potential(self, x):

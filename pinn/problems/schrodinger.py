@@ -83,6 +83,7 @@ class SchrodingerProblem(Problem):
 
     symmetric: bool = True
     stages = tuple(STAGE_TERMS)
+    default_tolerance = 1e-8
 
     def __init__(self, n_states: int = 1, weights: Mapping[str, float] | None = None):
         self.n_states = check_count("n_states", n_states, high=12, what="how many of the lowest states")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
-from pinn.problems.base import check_number
+from pinn.problems.base import check_length, check_number, check_ratio
 from pinn.problems.registry import register
 from pinn.problems.schrodinger import SchrodingerProblem
 
@@ -25,7 +25,7 @@ class InfiniteWell(SchrodingerProblem):
     def __init__(self, L: float = 1.0, fixed_energy: bool = False, n_states: int = 1,
                  weights: Mapping[str, float] | None = None):
         super().__init__(n_states, weights)
-        self.L = check_number("L", L, low=0.0, what="width of the well")
+        self.L = check_length("L", L, what="width of the well")
         if not isinstance(fixed_energy, bool):
             raise ConfigError(f"problem.fixed_energy={fixed_energy!r} must be true or false")
         self.fixed_energy = fixed_energy
@@ -53,13 +53,14 @@ class _SymmetricStep(SchrodingerProblem):
                  weights: Mapping[str, float] | None):
         super().__init__(n_states, weights)
         self.V0 = check_number("V0", V0, low=-1e6, high=1e6, low_inclusive=True, what="step height")
-        self.half_width = check_number("half_width", half_width, low=0.0, what="half-width of the step")
-        self.L = check_number("L", L, low=0.0, what="half-length of the domain [-L, L]")
+        self.half_width = check_length("half_width", half_width, what="half-width of the step")
+        self.L = check_length("L", L, what="half-length of the domain [-L, L]")
         if self.L <= self.half_width:
             raise ConfigError(
                 f"problem.L={self.L:g} must be larger than problem.half_width={self.half_width:g} "
                 "(the domain [-L, L] has to contain the step)"
             )
+        check_ratio("half_width", self.half_width, "L", self.L, 1e6)
 
     V_in: float
     V_out: float
