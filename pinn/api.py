@@ -53,16 +53,18 @@ class Result:
     def wavefunctions_figure(self):
         if self.is_flame:
             raise ValueError("a flame run has no wavefunctions; use fields_figure()")
-        return plots.wavefunctions_figure(self.arrays)
+        return plots.wavefunctions_figure(self.arrays, self.metrics)
 
     def fields_figure(self):
         """T, u, Y_F and omega against the reference (flame runs)."""
         if not self.is_flame:
             raise ValueError("fields_figure() is for flame runs; use wavefunctions_figure()")
-        return plots.flame_fields_figure(self.arrays)
+        return plots.flame_fields_figure(self.arrays, self.metrics)
 
     def error_figure(self):
-        return plots.flame_error_figure(self.arrays) if self.is_flame else plots.pointwise_error_figure(self.arrays)
+        if self.is_flame:
+            return plots.flame_error_figure(self.arrays)
+        return plots.pointwise_error_figure(self.arrays, self.metrics)
 
     def losses_figure(self):
         return plots.losses_figure(self.history)

@@ -19,7 +19,7 @@ import torch
 
 from pinn.errors import ConfigError
 
-MAX_LENGTH = 2000
+MAX_LENGTH = 20000
 FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "sinh", "cosh", "arctan")
 BUILTIN_CONSTANTS = {"pi": math.pi, "e": math.e}
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,

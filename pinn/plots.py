@@ -7,6 +7,7 @@ them from a run directory's files and saves the PNGs there.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,49 +17,86 @@ from matplotlib.figure import Figure
 from pinn.outputs import read_run
 
 
-def wavefunctions_figure(solution: Mapping[str, np.ndarray]) -> Figure:
-    """psi against the reference for every state, with V drawn behind."""
-    fig = Figure(figsize=(7, 4.5))
+def run_title(metrics: Mapping[str, Any] | None) -> str:
+    """"problem: parameter=value, ..." from a run's metrics, for figure titles."""
+    if not metrics:
+        return ""
+    params = (metrics.get("config") or {}).get("problem") or {}
+    shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+                      if k not in ("name", "weights") and v not in (None, {}))
+    status = metrics.get("status")
+    text = f"{metrics.get('problem', '')}: {shown}" + (f"  [{status}]" if status and status != "ok" else "")
+    return textwrap.fill(text, width=110, break_long_words=False)
+
+
+def wavefunctions_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
+    """psi of every state (solid) with the reference (dashed, on top), and V with each trained level
+    E_j drawn against it on the right axis (units hbar^2 / 2m = 1)."""
+    fig = Figure(figsize=(8, 5))
     ax = fig.subplots()
     axv = ax.twinx()
-    axv.fill_between(solution["x"], solution["V"], color="0.85", step="mid", zorder=0)
-    axv.set_ylabel("V(x)", color="0.45")
+    x = solution["x"]
+    axv.fill_between(x, solution["V"], color="0.88", step="mid", zorder=0, label="V(x)")
+    axv.set_ylabel("V(x) and the levels E (energy)", color="0.4")
     ax.set_zorder(axv.get_zorder() + 1)
     ax.patch.set_visible(False)
-    for j, (psi, ref, E) in enumerate(zip(solution["psi"], solution["psi_ref"], solution["eigenvalues"])):
-        ax.plot(solution["x"], psi, lw=2, label=f"PINN state {j}, E={E:.8g}")
-        ax.plot(solution["x"], ref, "--", color="k", lw=1, label="reference" if j == 0 else None)
-    ax.set_xlabel("x")
-    ax.set_ylabel("psi(x)")
-    ax.legend(loc="upper right", fontsize=8)
+    references = solution.get("reference_eigenvalues", [None] * len(solution["psi"]))
+    for j, (psi, ref, E, E_ref) in enumerate(zip(solution["psi"], solution["psi_ref"], solution["eigenvalues"],
+                                                 references)):
+        line, = ax.plot(x, psi, lw=2.5, alpha=0.7, label=f"PINN state {j}: E = {E:.10g}")
+        ax.plot(x, ref, "--", color="k", lw=1, zorder=3,
+                label=f"reference {j}: E = {E_ref:.10g}" if E_ref is not None else f"reference {j}")
+        axv.axhline(E, color=line.get_color(), ls=":", lw=1.2)
+        axv.annotate(f"E{j}", (1.0, E), xycoords=("axes fraction", "data"), xytext=(-14, 2),
+                     textcoords="offset points", color=line.get_color(), fontsize=8)
+    ax.set_xlabel("x (units with hbar^2 / 2m = 1)")
+    ax.set_ylabel("psi(x), normalized")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(run_title(metrics) or "wavefunctions", fontsize=10)
     return _tight(fig)
 
 
-def pointwise_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+def _shown_positive(values: np.ndarray, span: float = 1e-12) -> np.ndarray:
+    """values with those below span x their maximum (exact zeros where both sides vanish, at walls
+    and nodes) masked, so a log axis spans the data instead of running down to 1e-300."""
+    values = np.abs(np.asarray(values, dtype=float))
+    top = np.nanmax(values) if np.any(np.isfinite(values)) else 0.0
+    return np.where(values > span * top, values, np.nan) if top > 0 else np.full_like(values, np.nan)
+
+
+def pointwise_error_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for j, (psi, ref) in enumerate(zip(solution["psi"], solution["psi_ref"])):
-        ax.semilogy(solution["x"], np.abs(psi - ref) + 1e-300, label=f"state {j}")
+        ax.semilogy(solution["x"], _shown_positive(psi - ref), label=f"state {j}")
     ax.set_xlabel("x")
     ax.set_ylabel("|psi - psi_ref|")
+    source = (metrics or {}).get("reference_source", "")
+    ax.set_title(f"pointwise error against the {source.replace('_', ' ')} reference".replace("  ", " "), fontsize=9)
     ax.legend(fontsize=8)
     return _tight(fig)
 
 
 def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
-    skip = {"step", "phase", "time", "lr", "s_L", "Lambda", "x_f"}
+    """Every loss term (their sum, the total, drawn wide and grey beneath them) with the phases
+    marked and named."""
+    skip = {"step", "phase", "time", "lr", "s_L", "Lambda", "x_f", "loss"}
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
+    if "loss" in history:
+        total = history["loss"]
+        mask = np.isfinite(total) & (np.abs(total) > 0)
+        ax.semilogy(history["step"][mask], np.abs(total[mask]), color="0.75", lw=5, label="total", zorder=1)
     for key, values in history.items():
-        if key in skip or key.startswith("E") or values.dtype.kind != "f":
+        if key in skip or key[:1] == "E" and key[1:].isdigit() or values.dtype.kind != "f":
             continue
         mask = np.isfinite(values) & (np.abs(values) > 0)
         if mask.any():
-            ax.semilogy(history["step"][mask], np.abs(values[mask]), label=key)
+            ax.semilogy(history["step"][mask], np.abs(values[mask]), label=key, zorder=2)
     _mark_phases(ax, history)
     ax.set_xlabel("step")
-    ax.set_ylabel("loss term")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("loss term (sum of squares)")
+    ax.legend(fontsize=8, loc="lower left")
     return _tight(fig)
 
 
@@ -79,6 +117,10 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
             if j < len(bounds) and bounds[j] is not None:
                 ax.axhline(np.log10(max(bounds[j][1] - bounds[j][0], 1e-300)), color=line.get_color(), ls=style,
                            lw=1, label=f"state {j}: {name} interval width")
+    tolerance = metrics.get("tolerance")
+    if tolerance:
+        scale = max(abs(float(e)) for e in metrics["reference_eigenvalues"])
+        ax.axhline(np.log10(tolerance * scale), color="C3", lw=1, alpha=0.6, label=f"tolerance {tolerance:.2g} x |E_ref|")
     _mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("log10 |E - E_ref|")
@@ -86,14 +128,14 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     return _tight(fig)
 
 
-FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega"),
+FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega (kg/m^3/s)"),
                 ("Y_CH4", "Y CH4"), ("Y_O2", "Y O2"), ("Y_CO2", "Y CO2"), ("Y_H2O", "Y H2O"),
                 ("V", "spread rate V = v / r (1/s)"))
 
 
-def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+def flame_fields_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
     """Every field the run saved with its reference (of FLAME_FIELDS) against x, PINN (solid)
-    and reference (dashed)."""
+    and reference (dashed), titled with the problem, its parameters and the peak temperature."""
     shown = [(key, label) for key, label in FLAME_FIELDS if key in solution and f"{key}_ref" in solution]
     rows = (len(shown) + 1) // 2
     fig = Figure(figsize=(9, 3 * rows))
@@ -112,6 +154,9 @@ def flame_fields_figure(solution: Mapping[str, np.ndarray]) -> Figure:
     for ax in axes[-2:]:
         ax.set_xlabel("x (mm)")
     axes[0].legend(fontsize=8)
+    title = run_title(metrics)
+    fig.suptitle((title + "\n" if title else "") + f"peak temperature of the reference: {np.nanmax(solution['T_ref']):.0f} K",
+                 fontsize=9)
     return _tight(fig)
 
 
@@ -129,15 +174,14 @@ def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
     phase plane, s for the counterflow flame)."""
     fig = Figure(figsize=(9, 3.8))
     ax, ax_r = fig.subplots(1, 2)
-    error = np.abs(solution["T"] - solution["T_ref"])
-    ax.semilogy(solution["x"] * 1e3, np.maximum(error, 1e-12 * max(float(np.nanmax(error)), 1e-300)))
+    ax.semilogy(solution["x"] * 1e3, _shown_positive(solution["T"] - solution["T_ref"], 1e-8))
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("|T - T_ref| (K)")
     if "theta" in solution:
-        ax_r.semilogy(solution["theta"], np.abs(solution["residual"]) + 1e-300)
+        ax_r.semilogy(solution["theta"], _shown_positive(solution["residual"], 1e-8))
         ax_r.set_xlabel("theta = (T - T_in) / (T_max - T_in)")
     else:
-        ax_r.semilogy(solution["s"], np.abs(solution["residual"]) + 1e-300)
+        ax_r.semilogy(solution["s"], _shown_positive(solution["residual"], 1e-8))
         ax_r.set_xlabel("mapped coordinate s")
     ax_r.set_ylabel("|relative residual|")
     return _tight(fig)
@@ -145,7 +189,7 @@ def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
 
 def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
     """Relative error of the eigenvalue (s_L, or Lambda for the counterflow flame) against step,
-    with the reference's own error estimate."""
+    with the reference's own error estimate and the run's tolerance."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     s_ref = metrics["reference_eigenvalues"][0]
@@ -155,6 +199,8 @@ def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, 
     estimate = metrics.get("reference_error_estimate")
     if estimate:
         ax.axhline(abs(estimate / s_ref), color="k", ls="--", lw=1, label="reference error estimate")
+    if metrics.get("tolerance"):
+        ax.axhline(metrics["tolerance"], color="C3", lw=1, alpha=0.6, label=f"tolerance {metrics['tolerance']:.2g}")
     _mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel(f"|{name} / {name}_ref - 1|")
@@ -162,7 +208,7 @@ def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, 
     return _tight(fig)
 
 
-def plane_states_figure(solution: Mapping[str, np.ndarray]) -> Figure:
+def plane_states_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
     """Every 2D state of the PINN (top) and the finite-difference eigenvectors (bottom; within a
     degenerate level any rotation of them is as good)."""
     n = len(solution["psi2d"])
@@ -176,6 +222,9 @@ def plane_states_figure(solution: Mapping[str, np.ndarray]) -> Figure:
             ax.set_title(f"{label} state {j}" + (f"\nE={solution['eigenvalues'][j]:.8g}" if row == 0 else ""), fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
+    title = run_title(metrics)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return _tight(fig)
 
 
@@ -184,13 +233,14 @@ def plot_run(run_dir: Path) -> list[Path]:
     run_dir = Path(run_dir)
     metrics, history, solution = read_run(run_dir)
     if "psi2d" in solution:
-        figures = {"states.png": plane_states_figure(solution), "losses.png": losses_figure(history),
+        figures = {"states.png": plane_states_figure(solution, metrics), "losses.png": losses_figure(history),
                    "eigenvalue.png": eigenvalue_figure(history, metrics)}
     elif "T" in solution:
-        figures = {"fields.png": flame_fields_figure(solution), "error.png": flame_error_figure(solution),
+        figures = {"fields.png": flame_fields_figure(solution, metrics), "error.png": flame_error_figure(solution),
                    "losses.png": losses_figure(history), "flame_speed.png": flame_speed_figure(history, metrics)}
     else:
-        figures = {"wavefunction.png": wavefunctions_figure(solution), "error.png": pointwise_error_figure(solution),
+        figures = {"wavefunction.png": wavefunctions_figure(solution, metrics),
+                   "error.png": pointwise_error_figure(solution, metrics),
                    "losses.png": losses_figure(history), "eigenvalue.png": eigenvalue_figure(history, metrics)}
     paths = []
     for name, fig in figures.items():
@@ -200,12 +250,17 @@ def plot_run(run_dir: Path) -> list[Path]:
 
 
 def _mark_phases(ax, history) -> None:
+    """A dotted line where each phase begins, and the phase's name at the top."""
     phase = history.get("phase")
     if phase is None or len(phase) == 0:
         return
-    for k in range(1, len(phase)):
-        if phase[k] != phase[k - 1]:
-            ax.axvline(history["step"][k], color="0.6", ls=":", lw=1)
+    steps = history["step"]
+    starts = [0] + [k for k in range(1, len(phase)) if phase[k] != phase[k - 1]]
+    for k in starts:
+        if k > 0:
+            ax.axvline(steps[k], color="0.6", ls=":", lw=1)
+        ax.text(steps[k], 1.0, f" {phase[k]}", transform=ax.get_xaxis_transform(), va="bottom", ha="left",
+                fontsize=7, color="0.4")
 
 
 def _tight(fig: Figure) -> Figure:

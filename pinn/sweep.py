@@ -67,6 +67,7 @@ def collect(sweep_dir: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
                 row[f"E{j}"], row[f"E{j}_reference"], row[f"E{j}_relative_error"] = E, ref, err
             if metrics.get("relative_errors"):
                 row["max_relative_error"] = max(float(e) for e in metrics["relative_errors"])
+            row["tolerance"] = metrics.get("tolerance", "")
             row["train_seconds"] = metrics.get("train_seconds", "")
         rows.append(row)
     varying = [k for k in keys if len({r.get(k) for r in rows}) > 1]
@@ -94,7 +95,7 @@ def summary_figures(rows: list[dict[str, Any]], swept: list[str]) -> dict[str, F
     """Per numeric swept key: eigenvalue and reference, relative error (log), seconds per job.
     Jobs that differ in the other swept keys are drawn as separate series."""
     figures: dict[str, Figure] = {}
-    done = [r for r in rows if r.get("status") in ("ok", "wrong_state") and "E0" in r]
+    done = [r for r in rows if r.get("status") != "failed" and "E0" in r]
     for key in swept:
         if not done or any(_number(str(r.get(key, ""))) is None for r in done):
             continue
@@ -108,16 +109,25 @@ def summary_figures(rows: list[dict[str, Any]], swept: list[str]) -> dict[str, F
         for label, group in series.items():
             group = sorted(group, key=lambda r: _number(str(r[key])))
             x = [_number(str(r[key])) for r in group]
-            line, = ax_e.plot(x, [float(r["E0"]) for r in group], "o-", label=label)
-            ax_e.plot(x, [float(r["E0_reference"]) for r in group], "x--", color=line.get_color())
-            ax_err.semilogy(x, [max(float(r["max_relative_error"]), 1e-17) for r in group], "o-", label=label)
+            line, = ax_e.plot(x, [float(r["E0_reference"]) for r in group], "o", ms=11, mfc="none", mew=1.5,
+                              label=label)
+            ax_e.plot(x, [float(r["E0"]) for r in group], ".-", ms=6, color=line.get_color())
+            errors = [max(float(r["max_relative_error"]), 1e-17) for r in group]
+            ax_err.semilogy(x, errors, "o-", label=label)
+            bad = [(xi, e) for xi, e, r in zip(x, errors, group) if r["status"] != "ok"]
+            if bad:
+                ax_err.plot(*zip(*bad), "x", color="C3", ms=10, mew=2, label="status not ok" if label == next(iter(series)) else None)
             ax_t.plot(x, [float(r["train_seconds"]) for r in group], "o-", label=label)
-        ax_e.set_ylabel("E0 (o PINN, x reference)")
+        ax_e.set_ylabel("E0: PINN (dots), reference (rings)")
         ax_err.set_ylabel("max relative error")
         ax_t.set_ylabel("training seconds")
+        ax_t.set_ylim(bottom=0)
+        tolerances = {_number(str(r.get("tolerance", ""))) for r in done} - {None}
+        if len(tolerances) == 1:
+            ax_err.axhline(tolerances.pop(), color="C3", lw=1, alpha=0.6, label="tolerance")
         for ax in (ax_e, ax_err, ax_t):
             ax.set_xlabel(key)
-        if len(series) > 1:
+        if len(series) > 1 or ax_err.get_legend_handles_labels()[0]:
             ax_err.legend(fontsize=7)
         failed = sum(r.get("status") == "failed" for r in rows)
         fig.suptitle(f"{len(done)} finished jobs" + (f", {failed} failed (see {SUMMARY_CSV})" if failed else ""))

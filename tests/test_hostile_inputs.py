@@ -85,7 +85,39 @@ def physical_command_lines(draw, names=QUICK_PROBLEMS):
     return [f"problem={name}", *tiny(name), *chosen]
 
 
+EXTREMES = ["1e-300", "-1e-300", "1e300", "-1e300", "5e-324", "1.7e308"]
+# output directories a user may type: one that cannot be created, one below a file, a deep new one
+RUN_DIRS = ["/proc/pinn-hostile", "{tmp}/a_file/run", "{tmp}/new/deeper/run"]
+
+
+@st.composite
+def extreme_command_lines(draw, names=QUICK_PROBLEMS):
+    """One to three lengths, energies or rates of a problem at the edges of float64, with a run
+    directory that may not be writable and, for the observed flame, a file of observations far too
+    long: each must run or fail with one line."""
+    name = draw(st.sampled_from(names))
+    numeric = [k for k in problem_keys(name) if k not in ("problem.n_states", "problem.fixed_energy",
+                                                          "problem.potential", "problem.constants",
+                                                          "problem.observations", "problem.noise_seed")]
+    keys = draw(st.lists(st.sampled_from(numeric), min_size=1, max_size=3, unique=True))
+    argv = [f"problem={name}", *tiny(name), *(f"{k}={draw(st.sampled_from(EXTREMES))}" for k in keys)]
+    if name == "flame_fpp_inverse" and draw(st.booleans()):
+        argv.append("problem.observations={tmp}/many.csv")
+    if draw(st.booleans()):
+        argv.append(f"hydra.run.dir={draw(st.sampled_from(RUN_DIRS))}")
+    return argv
+
+
 def check_outcome(argv, run_dir):
+    given = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
+    if given:
+        (run_dir / "a_file").write_text("")
+        (run_dir / "many.csv").write_text("x,T,u\n" + "1e-4,400,0.5\n" * 10001)
+        argv = [a.replace("{tmp}", str(run_dir)) for a in argv if not a.startswith("hydra.run.dir=")]
+        run_dir = type(run_dir)(given[-1].replace("{tmp}", str(run_dir)))
+    elif any("{tmp}" in a for a in argv):
+        (run_dir / "many.csv").write_text("x,T,u\n" + "1e-4,400,0.5\n" * 10001)
+        argv = [a.replace("{tmp}", str(run_dir)) for a in argv]
     code, out, err = run_cli(argv, run_dir)
     assert "Traceback" not in err and "Traceback" not in out, (argv, err)
     if code in (0, 3):
@@ -120,10 +152,15 @@ def test_physical_parameters_over_many_decades_run_or_fail_with_one_line(tmp_pat
     _property(15, physical_command_lines)(tmp_path_factory)
 
 
+def test_extreme_magnitudes_and_unwritable_directories_run_or_fail_with_one_line(tmp_path_factory):
+    _property(15, extreme_command_lines)(tmp_path_factory)
+
+
 @pytest.mark.slow
 def test_many_hostile_inputs(tmp_path_factory):
     _property(400, names=sorted(PROBLEMS))(tmp_path_factory)
     _property(200, physical_command_lines, names=sorted(PROBLEMS))(tmp_path_factory)
+    _property(200, extreme_command_lines, names=sorted(PROBLEMS))(tmp_path_factory)
 
 
 atoms = st.sampled_from(["x", "pi", "e", "1", "0", "2.5", "1e300", "-3", "k", "y", "__import__", "x.real",

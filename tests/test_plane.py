@@ -105,4 +105,4 @@ def test_untrained_states_are_reported_unconverged(tmp_path):
 def test_bad_plane_input_is_one_line(tmp_path):
     code, _, err = run_cli(["problem=box2d", "problem.Lx=-1", "trainer.progress=none"], tmp_path)
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "problem.Lx=-1 must be > 0" in lines[0]
+    assert code == 2 and len(lines) == 1 and "problem.Lx=-1 must be >= 1e-08" in lines[0]
