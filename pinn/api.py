@@ -14,10 +14,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from pinn import plots
+from pinn.io import figures as plots
 from pinn.config import compose_config
 from pinn.errors import ConfigError
-from pinn.outputs import read_run
+from pinn.io.files import read_run
 from pinn.run import plain_config, run
 
 

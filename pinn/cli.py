@@ -15,9 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from pinn.config import CONFIG_DIR, TOP_LEVEL_KEYS, compose_config, validate
 from pinn.errors import ConfigError, DivergenceError, Interrupted, PinnError
-from pinn.outputs import write_json
+from pinn.io.files import write_json
 from pinn.problems import build_problem
-from pinn.rundir import RunDirectory
+from pinn.io.rundir import RunDirectory
 from pinn.run import check_stages, plain_config, resolve_tolerance, resume_source, run
 
 log = logging.getLogger("pinn")

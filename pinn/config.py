@@ -12,10 +12,10 @@ import torch
 from omegaconf import DictConfig
 
 from pinn.errors import ConfigError
-from pinn.loggers import LOGGERS
-from pinn.nets import ACTIVATIONS
-from pinn.threads import check_setting as check_threads
-from pinn.train import Phase
+from pinn.training.loggers import LOGGERS
+from pinn.numerics.nets import ACTIVATIONS
+from pinn.training.threads import check_setting as check_threads
+from pinn.training.trainer import Phase
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger", "tolerance", "threads"}

@@ -15,25 +15,25 @@ from omegaconf import DictConfig, OmegaConf
 
 from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
-from pinn.evaluate import evaluate_schrodinger
-from pinn.evaluate_flame import evaluate_flame, flame_reference
-from pinn.evaluate_flame_ch4 import evaluate_flame_ch4, flame_ch4_reference
-from pinn.evaluate_flame_counterflow import counterflow_reference, evaluate_counterflow
-from pinn.evaluate_plane import evaluate_plane
-from pinn.loggers import TensorBoardLogger, fan_out
-from pinn.checkpoints import load_checkpoint
-from pinn.outputs import HistoryWriter, provenance, write_json, write_solution
-from pinn.plots import plot_run
+from pinn.problems.wells.evaluate import evaluate_schrodinger
+from pinn.problems.flame_fpp.evaluate import evaluate_flame, flame_reference
+from pinn.problems.flame_ch4.evaluate import evaluate_flame_ch4, flame_ch4_reference
+from pinn.problems.flame_ch4.evaluate_counterflow import counterflow_reference, evaluate_counterflow
+from pinn.problems.plane.evaluate import evaluate_plane
+from pinn.training.loggers import TensorBoardLogger, fan_out
+from pinn.training.checkpoints import load_checkpoint
+from pinn.io.files import HistoryWriter, provenance, write_json, write_solution
+from pinn.io.figures import plot_run
 from pinn.problems import build_problem
-from pinn.problems.flame_ch4 import FreeFlameCH4
-from pinn.problems.flame_counterflow import CounterflowFlameCH4
-from pinn.problems.flames import FreelyPropagatingFlame
-from pinn.problems.plane import PlaneProblem
-from pinn.rundir import RunDirectory
+from pinn.problems.flame_ch4.free import FreeFlameCH4
+from pinn.problems.flame_ch4.counterflow import CounterflowFlameCH4
+from pinn.problems.flame_fpp.problem import FreelyPropagatingFlame
+from pinn.problems.plane.problem import PlaneProblem
+from pinn.io.rundir import RunDirectory
 from pinn.status import Criteria, effective_tolerance
-from pinn.threads import ThreadChoice, usable_cores, using_threads
-from pinn.threads import choose as choose_threads
-from pinn.train import Trainer
+from pinn.training.threads import ThreadChoice, usable_cores, using_threads
+from pinn.training.threads import choose as choose_threads
+from pinn.training.trainer import Trainer
 
 log = logging.getLogger("pinn")
 

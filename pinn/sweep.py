@@ -155,7 +155,7 @@ def concurrent_jobs(config) -> int:
     """Jobs of this multirun that run at the same time on this machine: joblib's n_jobs (negative:
     counted back from the cores), every job at once for submitit_local; one for the basic launcher
     and for clusters (each job gets its own allocation)."""
-    from pinn.threads import usable_cores
+    from pinn.training.threads import usable_cores
 
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
     jobs = sweep_size(config)
@@ -177,7 +177,7 @@ class SummaryCallback(Callback):
         import logging
         import os
 
-        from pinn.threads import JOBS_VARIABLE
+        from pinn.training.threads import JOBS_VARIABLE
 
         try:
             os.environ[JOBS_VARIABLE] = str(concurrent_jobs(config))

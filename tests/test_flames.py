@@ -116,7 +116,7 @@ def test_inverse_recovers_parameters_from_noise_free_data(tmp_path):
 
 
 def test_observations_from_a_csv_file(tmp_path):
-    from pinn.observations import read_csv
+    from pinn.problems.inverse import read_csv
 
     path = tmp_path / "obs.csv"
     path.write_text("x,T,u\n0,298,0.29\n0.0005,1500,1.4\n0.001,4990,4.9\n")

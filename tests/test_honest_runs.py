@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 
-from pinn import threads
+from pinn.training import threads
 from pinn.errors import ConfigError, DivergenceError
-from pinn.rundir import RunDirectory
+from pinn.io.rundir import RunDirectory
 from pinn.status import Check, Criteria, decide, effective_tolerance, optimizer_check
 
 from conftest import run_cli
@@ -144,7 +144,7 @@ def test_large_observation_files_are_refused_before_reading_them_all(tmp_path):
 
 
 def test_a_corrupt_checkpoint_is_one_plain_line(tmp_path):
-    from pinn.checkpoints import load_checkpoint
+    from pinn.training.checkpoints import load_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(b"not a checkpoint")
@@ -155,7 +155,7 @@ def test_a_corrupt_checkpoint_is_one_plain_line(tmp_path):
 
 def test_divergence_before_any_checkpoint_says_so(tmp_path):
     from pinn.problems import build_problem
-    from pinn.train import Phase, Trainer
+    from pinn.training.trainer import Phase, Trainer
 
     problem = build_problem({"name": "finite_well"})
     model = problem.build_model(8, 2, "tanh").double()
@@ -180,7 +180,7 @@ def test_a_directory_in_use_refuses_a_second_run(tmp_path):
         assert code == 2 and "in use by a running pinn run" in one_line(err)
         assert not (tmp_path / "metrics.json").exists()
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from pinn.rundir import RunDirectory; d = RunDirectory(Path(sys.argv[1])); "
+                               "from pinn.io.rundir import RunDirectory; d = RunDirectory(Path(sys.argv[1])); "
                                "d.__enter__(); print('locked', flush=True); time.sleep(60)", str(tmp_path)],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from pinn.optim import Deferred, LevenbergMarquardt, ResidualModule
+from pinn.training.optimizers import Deferred, LevenbergMarquardt, ResidualModule
 
 
 class Decay(nn.Module):
@@ -109,7 +109,7 @@ def test_partwise_lbfgs_minimizes_each_part_and_round_trips_its_state():
     """Two independent fits of very different scale, one L-BFGS per part: both reach their
     minimizers (each part's line search is its own), and a copy restored from state_dict takes
     the same next step."""
-    from pinn.optim import PartwiseLBFGS
+    from pinn.training.optimizers import PartwiseLBFGS
 
     t = torch.linspace(0, 3, 40, dtype=torch.float64)
     targets = [2.5 * torch.exp(-1.3 * t), 0.02 * torch.exp(-0.2 * t)]

@@ -11,7 +11,7 @@ import torch
 
 from pinn.config import compose_config
 from pinn.errors import ConfigError
-from pinn.expressions import Expression
+from pinn.numerics.expressions import Expression
 from pinn.problems import build_problem
 from pinn.reference.finite_difference import solve_richardson
 from pinn.run import run

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from pinn.errors import ConfigError
-from pinn.jets import Jet
+from pinn.numerics.jets import Jet
 from pinn.problems import PROBLEMS, build_problem
-from pinn.problems.schrodinger import schrodinger_residual
+from pinn.problems.wells.eigenproblem import schrodinger_residual
 from pinn.reference import infinite_well, symmetric_step_well
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pinn.config import compose_config
-from pinn.outputs import HistoryWriter
+from pinn.io.files import HistoryWriter
 from pinn.run import run
 
 from conftest import FAST

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from pinn.config import compose_config
-from pinn.evaluate import evaluate_schrodinger
+from pinn.problems.wells.evaluate import evaluate_schrodinger
 from pinn.problems import build_problem
 from pinn.run import run
 from pinn.status import Criteria
-from pinn.train import Phase, Trainer
+from pinn.training.trainer import Phase, Trainer
 
 from conftest import FAST
 

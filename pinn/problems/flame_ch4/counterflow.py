@@ -44,11 +44,11 @@ from torch.func import functional_call, jvp
 from pinn.chemistry.flame_equations import diffusive_fluxes
 from pinn.chemistry.mechanism import GAS_CONSTANT
 from pinn.errors import ConfigError
-from pinn.nets import MLP
+from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
-from pinn.problems.flame_ch4 import FreeFlameCH4
+from pinn.problems.flame_ch4.free import FreeFlameCH4
 from pinn.problems.registry import register
-from pinn.quadrature import composite_gauss
+from pinn.numerics.quadrature import composite_gauss
 
 NOZZLE_SPEED = (0.01, 50.0)       # m/s, either nozzle
 WIDTH_IN_THICKNESSES = 40.0       # the gap against the preheat thickness, at least

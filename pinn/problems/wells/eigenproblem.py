@@ -38,8 +38,8 @@ import torch
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.jets import Jet
-from pinn.nets import RegionNets
+from pinn.numerics.jets import Jet
+from pinn.numerics.nets import RegionNets
 from pinn.problems.base import Problem, check_count, owners_by_state
 
 DEFAULT_WEIGHTS = {

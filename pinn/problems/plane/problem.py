@@ -7,7 +7,7 @@ exp(-c r^2) where the potential confines (c = omega / 2 for the isotropic oscill
 asymptotic decay; none for the box), and N an MLP of (x, y). The second derivatives come from two
 Taylor-jet passes, one along x and one along y.
 
-Loss terms are those of the 1D problems (pinn.problems.schrodinger): a variational warm-up
+Loss terms are those of the 1D problems (pinn.problems.wells.eigenproblem): a variational warm-up
 (Rayleigh quotients, each state held orthogonal to the detached lower ones by a penalty, the
 eigenvalue parameters tracking them from box levels; the energy scale E_s comes from a rough
 Galerkin estimate in 36 box sines, and the states are put in order of their Rayleigh quotients
@@ -34,9 +34,9 @@ import torch
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.jets import Jet
-from pinn.nets import MLP
-from pinn.optim import Deferred
+from pinn.numerics.jets import Jet
+from pinn.numerics.nets import MLP
+from pinn.training.optimizers import Deferred
 from pinn.problems.base import Problem, check_count, check_length, check_number, check_ratio, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels

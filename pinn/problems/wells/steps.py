@@ -11,7 +11,7 @@ import torch
 from pinn.errors import ConfigError
 from pinn.problems.base import check_length, check_number, check_ratio
 from pinn.problems.registry import register
-from pinn.problems.schrodinger import SchrodingerProblem
+from pinn.problems.wells.eigenproblem import SchrodingerProblem
 
 
 def _where(condition, a: float, b):

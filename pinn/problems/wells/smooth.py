@@ -8,10 +8,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from pinn.errors import ConfigError
-from pinn.expressions import Expression, shown
+from pinn.numerics.expressions import Expression, shown
 from pinn.problems.base import check_length, check_number
 from pinn.problems.registry import register
-from pinn.problems.schrodinger import SchrodingerProblem
+from pinn.problems.wells.eigenproblem import SchrodingerProblem
 
 # |V| beyond this leaves no room in float64 for E^2 psi^2 and the reference's stiffness
 LARGEST_POTENTIAL = 1e20

@@ -22,9 +22,9 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from pinn.checkpoints import capture_rng, restore_rng, save_checkpoint
+from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
-from pinn.optim import Deferred, LevenbergMarquardt, PartwiseLBFGS, ResidualModule
+from pinn.training.optimizers import Deferred, LevenbergMarquardt, PartwiseLBFGS, ResidualModule
 
 log = logging.getLogger("pinn")
 

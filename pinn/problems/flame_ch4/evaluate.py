@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pinn.evaluate_flame import flame_checks, relative_l2
-from pinn.problems.flame_ch4 import MAJOR_SPECIES, FlameCH4Model, FreeFlameCH4
+from pinn.problems.flame_fpp.evaluate import flame_checks, relative_l2
+from pinn.problems.flame_ch4.free import MAJOR_SPECIES, FlameCH4Model, FreeFlameCH4
 from pinn.reference import flame_ch4 as reference
 from pinn.status import Criteria, record
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.jets import Jet
+from pinn.numerics.jets import Jet
 
 ACTIVATIONS = ("tanh", "sin")
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.outputs import read_run
+from pinn.io.files import read_run
 
 
 def run_title(metrics: Mapping[str, Any] | None) -> str:

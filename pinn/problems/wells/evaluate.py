@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from pinn.problems.schrodinger import EigenModel, SchrodingerProblem
+from pinn.problems.wells.eigenproblem import EigenModel, SchrodingerProblem
 from pinn.reference import analytic
 from pinn.status import Check, Criteria, finite_check, optimizer_check, record, reference_check, relative
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson

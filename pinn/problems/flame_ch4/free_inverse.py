@@ -35,7 +35,7 @@ import torch
 
 from pinn.errors import ConfigError
 from pinn.problems.base import NoisyData, check_count, check_number
-from pinn.problems.flame_ch4 import MAJOR_SPECIES, STRETCH, FlameCH4Model, FreeFlameCH4
+from pinn.problems.flame_ch4.free import MAJOR_SPECIES, STRETCH, FlameCH4Model, FreeFlameCH4
 from pinn.problems.registry import register
 
 GAUSS_NODES = 32      # per observation, for x(theta_i)

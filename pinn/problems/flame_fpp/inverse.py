@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
-from pinn.nets import MLP
-from pinn.observations import MAX_OBSERVATIONS, Observations, read_csv, synthesize
+from pinn.numerics.nets import MLP
+from pinn.problems.inverse import MAX_OBSERVATIONS, Observations, read_csv, synthesize
 from pinn.problems.base import NoisyData, check_count, check_number
-from pinn.problems.flames import FlameModel, FreelyPropagatingFlame
+from pinn.problems.flame_fpp.problem import FlameModel, FreelyPropagatingFlame
 from pinn.problems.registry import register
 
 UNKNOWNS = ("conductivity", "activation_energy")

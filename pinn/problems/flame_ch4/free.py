@@ -50,10 +50,10 @@ from pinn.chemistry.flame_equations import diffusive_fluxes
 from pinn.chemistry.mechanism import GAS_CONSTANT, load_mechanism
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
-from pinn.nets import MLP
+from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
 from pinn.problems.registry import register
-from pinn.quadrature import composite_gauss
+from pinn.numerics.quadrature import composite_gauss
 
 STRETCH = 2  # theta = 1 - (1 - eta)^STRETCH
 FUEL, OXIDIZER, DILUENT = "CH4", "O2", "N2"

@@ -30,8 +30,8 @@ from torch.func import jvp
 
 from pinn.errors import ConfigError
 from pinn.problems.base import NoisyData, check_count, check_number
-from pinn.problems.flame_ch4 import MAJOR_SPECIES
-from pinn.problems.flame_counterflow import CounterflowFlameCH4, CounterflowModel
+from pinn.problems.flame_ch4.free import MAJOR_SPECIES
+from pinn.problems.flame_ch4.counterflow import CounterflowFlameCH4, CounterflowModel
 from pinn.problems.registry import register
 
 KILO = 1000.0          # J/kmol per J/mol

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
-from pinn.problems.flames import FlameModel, FreelyPropagatingFlame
+from pinn.problems.flame_fpp.problem import FlameModel, FreelyPropagatingFlame
 from pinn.reference import flame as reference
 from pinn.status import Check, Criteria, finite_check, optimizer_check, record, reference_check
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from scipy.linalg import subspace_angles
 
-from pinn.evaluate import eigen_checks, kato_temple_between
-from pinn.problems.plane import PlaneModel, PlaneProblem
+from pinn.problems.wells.evaluate import eigen_checks, kato_temple_between
+from pinn.problems.plane.problem import PlaneModel, PlaneProblem
 from pinn.reference.plane import solve_richardson
 from pinn.status import Check, Criteria, record, relative
 

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pinn.evaluate_flame import flame_checks, relative_l2
-from pinn.problems.flame_ch4 import MAJOR_SPECIES
-from pinn.problems.flame_counterflow import CounterflowFlameCH4, CounterflowModel
+from pinn.problems.flame_fpp.evaluate import flame_checks, relative_l2
+from pinn.problems.flame_ch4.free import MAJOR_SPECIES
+from pinn.problems.flame_ch4.counterflow import CounterflowFlameCH4, CounterflowModel
 from pinn.reference import flame_ch4 as reference
 from pinn.status import Criteria, record
 

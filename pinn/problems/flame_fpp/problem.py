@@ -49,11 +49,11 @@ from scipy.interpolate import CubicHermiteSpline
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.jets import Jet
-from pinn.nets import MLP
+from pinn.numerics.jets import Jet
+from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
 from pinn.problems.registry import register
-from pinn.quadrature import composite_gauss, graded
+from pinn.numerics.quadrature import composite_gauss, graded
 
 GAS_CONSTANT = 8.3145  # J/mol/K, as in the FlamePINN-1D setup
 STRETCH = 4  # K in theta = 1 - (1 - eta)^K

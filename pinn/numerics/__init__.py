@@ -1,0 +1,1 @@
+"""Shared numerics: Taylor jets, networks, quadrature rules, safe expressions."""

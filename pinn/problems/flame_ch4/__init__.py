@@ -1,0 +1,3 @@
+"""CH4/air flames with real thermochemistry and transport: free and counterflow, forward and inverse."""
+
+from pinn.problems.flame_ch4 import counterflow, counterflow_inverse, free, free_inverse  # noqa: F401

@@ -1,0 +1,1 @@
+"""How models are trained: the trainer and its phases, optimizers, checkpoints, loggers, threads."""
