@@ -14,16 +14,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from pinn.io import figures as plots
 from pinn.config import compose_config
 from pinn.errors import ConfigError
 from pinn.io.files import read_run
+from pinn.problems.registry import report_of
 from pinn.run import plain_config, run
 
 
 @dataclass
 class Result:
-    """Everything a run produced: metrics.json, the history columns and the solution arrays."""
+    """Everything a run produced: metrics.json, the history columns and the solution arrays; its
+    figures are those of the run's report kind (metrics.json's `report`)."""
 
     metrics: dict[str, Any]
     history: dict[str, np.ndarray] = field(repr=False)
@@ -46,34 +47,39 @@ class Result:
     def status(self) -> str:
         return self.metrics["status"]
 
-    @property
-    def is_flame(self) -> bool:
-        return "T" in self.arrays
+    def figures(self) -> dict[str, Any]:
+        """Every figure of this run's report, by name (the PNG names of a run directory)."""
+        return report_of(self.metrics).figures(self.metrics, self.history, self.arrays)
+
+    def figure(self, name: str):
+        figures = self.figures()
+        if name not in figures:
+            raise ValueError(f"a {self.metrics['problem']} run has no {name!r} figure; its figures are "
+                             f"{', '.join(figures)}")
+        return figures[name]
 
     def wavefunctions_figure(self):
-        if self.is_flame:
-            raise ValueError("a flame run has no wavefunctions; use fields_figure()")
-        return plots.wavefunctions_figure(self.arrays, self.metrics)
+        """psi of every state against the reference (1D Schrödinger runs)."""
+        return self.figure("wavefunction")
+
+    def states_figure(self):
+        """Every state beside the reference eigenvectors (2D runs)."""
+        return self.figure("states")
 
     def fields_figure(self):
-        """T, u, Y_F and omega against the reference (flame runs)."""
-        if not self.is_flame:
-            raise ValueError("fields_figure() is for flame runs; use wavefunctions_figure()")
-        return plots.flame_fields_figure(self.arrays, self.metrics)
+        """The fields against the reference (flame runs)."""
+        return self.figure("fields")
 
     def error_figure(self):
-        if self.is_flame:
-            return plots.flame_error_figure(self.arrays)
-        return plots.pointwise_error_figure(self.arrays, self.metrics)
+        return self.figure("error")
 
     def losses_figure(self):
-        return plots.losses_figure(self.history)
+        return self.figure("losses")
 
     def eigenvalue_figure(self):
-        """Eigenvalue error against step (s_L for flames)."""
-        if self.is_flame:
-            return plots.flame_speed_figure(self.history, self.metrics)
-        return plots.eigenvalue_figure(self.history, self.metrics)
+        """Eigenvalue error against step (s_L or Lambda for flames)."""
+        figures = self.figures()
+        return figures["eigenvalue"] if "eigenvalue" in figures else self.figure("flame_speed")
 
 
 def load(run_dir: str | Path) -> Result:

@@ -15,22 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
-from pinn.problems.wells.evaluate import evaluate_schrodinger
-from pinn.problems.flame_fpp.evaluate import evaluate_flame, flame_reference
-from pinn.problems.flame_ch4.evaluate import evaluate_flame_ch4, flame_ch4_reference
-from pinn.problems.flame_ch4.evaluate_counterflow import counterflow_reference, evaluate_counterflow
-from pinn.problems.plane.evaluate import evaluate_plane
-from pinn.training.loggers import TensorBoardLogger, fan_out
-from pinn.training.checkpoints import load_checkpoint
-from pinn.io.files import HistoryWriter, provenance, write_json, write_solution
 from pinn.io.figures import plot_run
-from pinn.problems import build_problem
-from pinn.problems.flame_ch4.free import FreeFlameCH4
-from pinn.problems.flame_ch4.counterflow import CounterflowFlameCH4
-from pinn.problems.flame_fpp.problem import FreelyPropagatingFlame
-from pinn.problems.plane.problem import PlaneProblem
+from pinn.io.files import HistoryWriter, provenance, write_json, write_solution
 from pinn.io.rundir import RunDirectory
+from pinn.problems import build_problem
+from pinn.problems.registry import report_of
 from pinn.status import Criteria, effective_tolerance
+from pinn.training.checkpoints import load_checkpoint
+from pinn.training.loggers import TensorBoardLogger, fan_out
 from pinn.training.threads import ThreadChoice, usable_cores, using_threads
 from pinn.training.threads import choose as choose_threads
 from pinn.training.trainer import Trainer
@@ -111,7 +103,7 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None, keep: 
 
 def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[float, str], threads: ThreadChoice,
            out: Path, checkpoint: Mapping[str, Any] | None) -> dict[str, Any]:
-    evaluate = evaluator(problem)
+    reference = problem.reference()  # before training: a flame that does not fit its domain fails at once
     if checkpoint is None:
         write_json(out / "config.json", config)
     torch.set_float32_matmul_precision("highest")
@@ -152,10 +144,12 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
         if board is not None:
             board.close()
 
-    metrics, arrays = evaluate(model, Criteria(tolerance[0], result.final))
+    metrics, arrays = problem.evaluate(model, reference, Criteria(tolerance[0], result.final))
     metrics = {
         "problem": problem.name,
+        "report": problem.report,
         **metrics,
+        "observables": sorted(problem.observables(model)),
         "tolerance": tolerance[0],
         "tolerance_source": tolerance[1],
         "final_phase": result.final,
@@ -176,23 +170,6 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     return metrics
 
 
-def evaluator(problem):
-    """(model, criteria) -> (metrics, arrays). The flame reference is solved now, before training,
-    so that a flame that does not fit its domain is reported at once."""
-    if isinstance(problem, FreelyPropagatingFlame):
-        reference = flame_reference(problem)
-        return lambda model, criteria: evaluate_flame(problem, model, criteria, reference)
-    if isinstance(problem, FreeFlameCH4):
-        ch4_reference = flame_ch4_reference(problem)
-        return lambda model, criteria: evaluate_flame_ch4(problem, model, criteria, ch4_reference)
-    if isinstance(problem, CounterflowFlameCH4):
-        counterflow = counterflow_reference(problem)
-        return lambda model, criteria: evaluate_counterflow(problem, model, criteria, counterflow)
-    if isinstance(problem, PlaneProblem):
-        return lambda model, criteria: evaluate_plane(problem, model, criteria)
-    return lambda model, criteria: evaluate_schrodinger(problem, model, criteria)
-
-
 def resolve_tolerance(problem, config: Mapping[str, Any], settings) -> tuple[float, str]:
     """The relative eigenvalue tolerance of this run (`tolerance`, or the problem's default raised
     to what the dtype resolves) and where it came from."""
@@ -207,30 +184,9 @@ def check_stages(problem, settings) -> None:
 
 
 def summary(metrics: Mapping[str, Any], out: Path | None) -> str:
+    """The printed summary: steps and time, the lines of the run's report kind, a failed status."""
     lines = [f"{metrics['problem']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s "
-             f"on {metrics['device']} ({metrics['dtype']})"]
-    if "field_l2_errors" in metrics:
-        (s,), (ref,), (err,) = metrics["eigenvalues"], metrics["reference_eigenvalues"], metrics["relative_errors"]
-        fields = "   ".join(f"{k} {v:.2e}" for k, v in metrics["field_l2_errors"].items())
-        name, unit = metrics.get("eigenvalue_name", "s_L"), metrics.get("eigenvalue_unit", "m/s")
-        lines.append(f"  {name} = {s:.10g} {unit}   reference = {ref:.10g} {unit} ({metrics['reference_source']}, "
-                     f"error estimate {metrics['reference_error_estimate']:.1e})   relative error = {err:.2e}")
-        lines.append(f"  relative L2 field errors: {fields}")
-        for name, item in metrics.get("inferred", {}).items():
-            lines.append(f"  inferred {name} = {item['value']:.8g}   true = {item['true']:.8g}   "
-                         f"relative error = {item['relative_error']:.2e}")
-    if "subspace_angles" in metrics:
-        for j, (E, ref, err, rq) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
-                                                  metrics["relative_errors"], metrics["rayleigh_quotients"])):
-            lines.append(f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
-                         f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}")
-        for group, angle in zip(metrics["levels"], metrics["subspace_angles"]):
-            lines.append(f"  level of states {group}: largest principal angle to the reference subspace = {angle:.2e} rad")
-    for j, (E, ref, err, rq, l2) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
-                                                  metrics["relative_errors"], metrics.get("rayleigh_quotients", []),
-                                                  metrics.get("wavefunction_l2_errors", []))):
-        lines.append(f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
-                     f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}   psi L2 error = {l2:.2e}")
+             f"on {metrics['device']} ({metrics['dtype']})", *report_of(metrics).summary(metrics)]
     if metrics["status"] != "ok":
         lines.append(f"  FAILED ({metrics['status']}): {metrics.get('status_detail', '')}")
     if out is not None:

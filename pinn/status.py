@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from pinn.errors import ConfigError
@@ -27,6 +28,8 @@ from pinn.errors import ConfigError
 KINDS = {"finite": "unconverged", "estimate": "unconverged", "bound": "unconverged", "optimizer": "unconverged",
          "state": "wrong_state", "reference": "inaccurate", "containment": "inaccurate"}
 STATUSES = ("ok", "unconverged", "wrong_state", "inaccurate")
+# rms relative residual of a field problem above which its equations are not solved
+RESIDUAL_LIMIT = 1e-2
 # the smallest tolerance a dtype can be asked for: a hundred units in the last place
 RESOLUTION_ULPS = 100.0
 
@@ -116,8 +119,6 @@ def reference_check(names: Sequence[str], values: Sequence[float], references: S
 
 def finite_check(values: Mapping[str, Any], what: str = "the trained model") -> Check:
     """Every number in `values` (scalars or arrays) finite."""
-    import numpy as np
-
     bad = [name for name, v in values.items() if not np.all(np.isfinite(np.asarray(v, dtype=float)))]
     if bad:
         return Check("finite", False, f"{what} gives non-finite {', '.join(bad)}")
@@ -150,3 +151,78 @@ def optimizer_check(final: Mapping[str, Any] | None, tolerance: float,
                                          f"(trainer.phases.{phase}.steps)")
     return Check("optimizer", True, f"phase {phase}: every logged value moved by less than {tolerance:.2g} "
                                     f"over its last {window} steps")
+
+
+def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | None]:
+    """Kato-Temple intervals: if (a, b) holds only one point E of the spectrum (of any multiplicity)
+    and a < R < b, then R - eta^2 / (b - R) <= E <= R + eta^2 / (R - a), with R the Rayleigh
+    quotient and eta = ||H psi - R psi|| / ||psi||. For the lowest level (a = -inf) E <= R by the
+    variational principle. Quadratic in the residual where Weinstein's interval is linear; None
+    where R is outside (a, b)."""
+    bounds: list[list[float] | None] = []
+    for R, eta, a, b in zip(rayleigh, radius, below, above):
+        if not a < R < b:
+            bounds.append(None)
+            continue
+        upper = R if a == -np.inf else R + eta**2 / (R - a)
+        bounds.append([float(R - eta**2 / (b - R)), float(upper)])
+    return bounds
+
+
+def eigen_checks(energies: np.ndarray, rayleigh: np.ndarray, radius: np.ndarray,
+                 kato: Sequence[list[float] | None], references: Sequence[float], reference_errors: Sequence[float],
+                 source: str, scale: float, criteria: Criteria, misplaced: Sequence[int] = ()) -> list[Check]:
+    """The evidence of an eigenproblem run, state by state (see pinn.status):
+
+    * finite: E, the Rayleigh quotient R and the Weinstein radius eta of every state;
+    * estimate (reference-free): |E - R| within the tolerance, the trained eigenvalue agreeing with
+      the quotient of its own wavefunction on an accurate rule (not the training nodes);
+    * bound: the Kato-Temple interval exists (R lies between the neighbouring levels);
+    * containment: the Weinstein and Kato-Temple intervals contain the reference, widened by its own
+      error estimate and 64 rounding units;
+    * reference: |E - E_ref| within the tolerance;
+    * optimizer: the eigenvalues settled in the last phase (pinn.status.optimizer_check).
+
+    States found on another level (`misplaced`, a `state` check of the caller) are left out of the
+    bound and containment checks: their intervals surround that other level, as they should."""
+    n = len(energies)
+    floor = 1e-12 * scale
+    checks = [finite_check({"E": energies, "Rayleigh quotients": rayleigh, "Weinstein radii": radius})]
+    loose = [f"state {j} is not converged: E = {energies[j]:.10g} and its Rayleigh quotient {rayleigh[j]:.10g} "
+             f"differ by {relative(energies[j], rayleigh[j], floor):.1e} (tolerance {criteria.tolerance:.2g})"
+             for j in range(n) if not relative(energies[j], rayleigh[j], floor) <= criteria.tolerance]
+    checks.append(Check("estimate", not loose, "; ".join(loose) or "each E agrees with its Rayleigh quotient"))
+    placed = [j for j in range(n) if j not in misplaced]
+    missing = [j for j in placed if kato[j] is None or not np.all(np.isfinite(kato[j]))]
+    checks.append(Check("bound", not missing,
+                        f"no Kato-Temple bound for state(s) {missing}: the Rayleigh quotient is not between the "
+                        "neighbouring levels" if missing else "Kato-Temple bounds computed"))
+    outside = []
+    for j in placed:
+        slack = abs(reference_errors[j]) + 64 * np.finfo(float).eps * abs(references[j])
+        for name, interval in (("Weinstein", [rayleigh[j] - radius[j], rayleigh[j] + radius[j]]), ("Kato-Temple", kato[j])):
+            if interval is not None and not (interval[0] - slack <= references[j] <= interval[1] + slack):
+                outside.append(f"the {name} interval [{interval[0]:.10g}, {interval[1]:.10g}] of state {j} "
+                               f"does not contain the reference {references[j]:.10g}")
+    checks.append(Check("containment", not outside, "; ".join(outside) or "every interval contains its reference"))
+    errors = [relative(energies[j], references[j], floor) for j in range(n)]
+    checks.append(reference_check([f"E{j}" for j in range(n)], energies, references, errors, reference_errors,
+                                  criteria.tolerance, source))
+    checks.append(optimizer_check(criteria.final, criteria.tolerance, {f"E{j}": floor for j in range(n)}))
+    return checks
+
+
+def field_checks(name: str, value: float, ref: float, ref_error: float, rms: float, fields: dict[str, Any],
+                 source: str, criteria: Criteria, residual_limit: float = RESIDUAL_LIMIT) -> list[Check]:
+    """The evidence of a field problem's run (a flame): finite fields, the rms relative residual of
+    the equations on points the optimizer never saw below `residual_limit`, the eigenvalue within
+    the tolerance of the reference, and the eigenvalue and unknowns settled in the last phase."""
+    solved = rms <= residual_limit
+    return [
+        finite_check({name: value, "residual": rms, **fields}),
+        Check("estimate", bool(solved), f"the rms relative residual {rms:.1e} " + (
+            f"is within {residual_limit:g}" if solved else
+            f"exceeds {residual_limit:g}: the network has not solved the equations (more steps, or a wider network)")),
+        reference_check([name], [value], [ref], [abs(value / ref - 1.0)], [ref_error], criteria.tolerance, source),
+        optimizer_check(criteria.final, criteria.tolerance),
+    ]

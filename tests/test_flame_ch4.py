@@ -108,11 +108,12 @@ def test_inverse_data_and_unknowns(tmp_path):
     settings are one-line errors."""
     problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 15, "noise": 0.0})
     reference = free_flame(0.8)
-    np.testing.assert_allclose(problem.data.T, np.interp(problem.data.x, reference.x, reference.T))
-    assert problem.data.T.min() < problem.T_in + 50 and problem.data.T.max() > problem.inlet.T_b - 50
+    np.testing.assert_allclose(problem.data["T"], np.interp(problem.data.x, reference.x, reference.T))
+    assert problem.data["T"].min() < problem.T_in + 50 and problem.data["T"].max() > problem.inlet.T_b - 50
     model = problem.build_model(8, 2, "tanh")
     assert float(model.unknown("activation_energy")) == pytest.approx(7.0e7)
-    assert problem.truth["activation_energy"] == pytest.approx(20.0 * 4184.0 * 1000.0)
+    truth = {u.name: u.true for u in problem.unknown_parameters()}
+    assert truth["activation_energy"] == pytest.approx(20.0 * 4184.0 * 1000.0)
     for override, message in [("problem.noise=-0.1", "problem.noise=-0.1 must be >= 0"),
                               ("problem.n_observations=2", "problem.n_observations=2 must be between 3"),
                               ("problem.initial_activation_energy=0", "must be > 0")]:

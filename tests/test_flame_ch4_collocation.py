@@ -22,7 +22,8 @@ torch = pytest.importorskip("torch")
 from scipy.integrate import solve_bvp  # noqa: E402
 
 from pinn.chemistry import flame_equations as F  # noqa: E402
-from pinn.chemistry.mechanism import GAS_CONSTANT, load_mechanism  # noqa: E402
+from pinn.chemistry.mechanism import load_mechanism
+from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K  # noqa: E402
 from pinn.chemistry.properties import GasProperties  # noqa: E402
 from pinn.reference import flame_ch4 as reference  # noqa: E402
 
@@ -53,8 +54,8 @@ def _rhs(props, y, m):
     dYi = -torch.linalg.solve(_flux_matrix(props, T, Y), ji.unsqueeze(-1)).squeeze(-1)
     j = torch.cat([ji, -ji.sum(-1, keepdim=True)], -1)
     omega = props.net_production_rates(T, PRESSURE, Y)
-    cp_k = GAS_CONSTANT * props.cp_species_R(T) / props.W
-    h_k = GAS_CONSTANT * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
+    cp_k = GAS_CONSTANT_J_PER_KMOL_K * props.cp_species_R(T) / props.W
+    h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
     dQ = -(m * props.cp_mass(T, Y) * dT + dT * (j * cp_k).sum(-1) + (h_k * omega).sum(-1))
     dj = props.W[:UNKNOWN] * omega[:, :UNKNOWN] - m * dYi
     return torch.cat([dT[:, None], dQ[:, None], dYi, dj], -1).T.numpy()

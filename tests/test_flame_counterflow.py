@@ -116,12 +116,12 @@ def test_inverse_data_and_unknowns(tmp_path):
     one-line errors."""
     problem = build_problem({"name": "flame_counterflow_inverse", "n_observations": 15, "noise": 0.0})
     reference = counterflow(0.8)
-    np.testing.assert_allclose(problem.data.u, np.interp(problem.data.x, reference.x, reference.u))
+    np.testing.assert_allclose(problem.data["u"], np.interp(problem.data.x, reference.x, reference.u))
     middle = 0.5 * (problem.T_in + problem.inlet.T_b)
-    assert np.interp(problem.position0, reference.x, reference.T) == pytest.approx(middle, rel=0.1)
+    assert np.interp(problem.flame_start(), reference.x, reference.T) == pytest.approx(middle, rel=0.1)
     model = problem.build_model(8, 2, "tanh")
     assert float(model.unknown("activation_energy").detach()) == pytest.approx(7.0e7)
-    assert problem.truth["activation_energy"] == pytest.approx(20.0 * 4184.0 * 1000.0)
+    assert problem.unknown_parameters()[0].true == pytest.approx(20.0 * 4184.0 * 1000.0)
     for override, message in [("problem.noise=-0.1", "problem.noise=-0.1 must be >= 0"),
                               ("problem.n_observations=2", "problem.n_observations=2 must be between 3"),
                               ("problem.initial_activation_energy=0", "must be > 0")]:

@@ -88,10 +88,11 @@ def test_temperature_reconstruction_is_consistent_with_the_phase_plane(tmp_path)
 
 
 @pytest.mark.parametrize("override, message", [
-    ("problem.phi=0", "problem.phi=0 must be > 0"),
-    ("problem.phi=-0.4", "problem.phi=-0.4 must be > 0"),
-    ("problem.T_in=0", "problem.T_in=0 must be > 0"),
-    ("problem.L=-1e-3", "problem.L=-0.001 must be > 0"),
+    ("problem.phi=0", "problem.phi=0 must be >= 0.001"),
+    ("problem.phi=-0.4", "problem.phi=-0.4 must be >= 0.001"),
+    ("problem.T_in=0", "problem.T_in=0 must be >= 1"),
+    ("problem.T_in=1e5", "problem.T_in=100000 must be <= 10000"),
+    ("problem.L=-1e-3", "problem.L=-0.001 must be >= 1e-07"),
     ("problem.L=nan", "problem.L=nan must be a finite number"),
     ("problem.L=2e-4", "increase L"),
 ])
@@ -116,15 +117,15 @@ def test_inverse_recovers_parameters_from_noise_free_data(tmp_path):
 
 
 def test_observations_from_a_csv_file(tmp_path):
-    from pinn.problems.inverse import read_csv
+    from pinn.problems.inverse import read_observations
 
     path = tmp_path / "obs.csv"
     path.write_text("x,T,u\n0,298,0.29\n0.0005,1500,1.4\n0.001,4990,4.9\n")
-    data = read_csv(str(path), 1.5e-3)
-    np.testing.assert_array_equal(data.T, [298, 1500, 4990])
+    data = read_observations(str(path), ["T", "u"], (0.0, 1.5e-3))
+    np.testing.assert_array_equal(data["T"], [298, 1500, 4990])
     problem = build_problem({"name": "flame_fpp_inverse", "observations": str(path)})
     assert problem.data.x.size == 3
-    assert problem.speed_from_data(problem.data) == pytest.approx(np.median(data.u * 298 / data.T))
+    assert problem.starting_speed() == pytest.approx(np.median(data["u"] * 298 / data["T"]))
 
 
 @pytest.mark.parametrize("content, message", [
@@ -132,7 +133,7 @@ def test_observations_from_a_csv_file(tmp_path):
     ("x,T\n0,298\n1e-4,300\n2e-4,310\n", "no column 'u'"),
     ("x,T,u\n0,298,0.3\n1e-4,abc,0.3\n2e-4,310,0.3\n", "line 3: T='abc' is not a number"),
     ("x,T,u\n0,298,0.3\n", "at least 3"),
-    ("x,T,u\n0,298,0.3\n1,300,0.3\n2,310,0.3\n", "x must lie in [0, L]"),
+    ("x,T,u\n0,298,0.3\n1,300,0.3\n2,310,0.3\n", "x must lie in [0, 0.0015] m"),
 ])
 def test_unreadable_observations_are_one_line(content, message, tmp_path):
     path = tmp_path / "obs.csv"

@@ -5,7 +5,8 @@ import math
 import torch
 from torch import nn
 
-from pinn.training.optimizers import Deferred, LevenbergMarquardt, ResidualModule
+from pinn.problems.base import Deferred
+from pinn.training.optimizers import LevenbergMarquardt, ResidualModule
 
 
 class Decay(nn.Module):

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from pinn.config import compose_config
-from pinn.problems.wells.evaluate import evaluate_schrodinger
 from pinn.problems import build_problem
 from pinn.run import run
 from pinn.status import Criteria
@@ -60,7 +59,7 @@ def test_a_run_ending_in_an_excited_state_is_reported(tmp_path):
     train(100)
     model.energy_raw.requires_grad_(True)
     final = train(20).final
-    metrics, _ = evaluate_schrodinger(problem, model, Criteria(1e-8, final))
+    metrics, _ = problem.evaluate(model, problem.reference(), Criteria(1e-8, final))
     assert metrics["matched_reference_states"] == [2]
     assert metrics["status"] == "wrong_state"
     assert "reference state 2" in metrics["status_detail"]

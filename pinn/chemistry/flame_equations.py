@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from pinn.chemistry.mechanism import GAS_CONSTANT
+from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties
 
 
@@ -52,8 +52,8 @@ def residuals(props: GasProperties, p, m, T, dT, Y, dY, j, div_j, div_q) -> tupl
     m = torch.as_tensor(m, dtype=T.dtype, device=T.device)
     m = m.unsqueeze(-1) if m.ndim else m
     species = m * dY + div_j - props.W * omega
-    cp_k = GAS_CONSTANT * props.cp_species_R(T) / props.W
-    h_k = GAS_CONSTANT * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
+    cp_k = GAS_CONSTANT_J_PER_KMOL_K * props.cp_species_R(T) / props.W
+    h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
     energy = (m.squeeze(-1) * props.cp_mass(T, Y) * dT + div_q + dT * (j * cp_k).sum(-1) + (h_k * omega).sum(-1))
     return species, energy
 
@@ -65,5 +65,5 @@ def counterflow_residuals(rho, u, V, d_mass_flux, dV, div_tau, Lambda) -> tuple[
 
 def heat_release(props: GasProperties, p, T: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """-sum_k h_k omega_k (W / m^3): the scale of the energy residual."""
-    h_k = GAS_CONSTANT * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
+    h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
     return -(h_k * props.net_production_rates(T, p, Y)).sum(-1)

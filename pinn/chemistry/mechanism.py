@@ -13,7 +13,6 @@ import numpy as np
 from pinn.errors import ConfigError
 
 DEFAULT_MECHANISM = "ch4_one_step.yaml"
-GAS_CONSTANT = 6.02214076e26 * 1.380649e-23  # J / (kmol K): N_A k_B, exact in SI (Cantera: the same)
 
 
 def require_cantera() -> Any:

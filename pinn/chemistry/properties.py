@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from pinn.chemistry.mechanism import GAS_CONSTANT, Mechanism
+from pinn.chemistry.mechanism import Mechanism
+from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 
 TINY_FRACTION = 1e-20
 
@@ -47,7 +48,7 @@ class GasProperties:
         return Y / self.W * self.mean_molecular_weight(Y).unsqueeze(-1)
 
     def density(self, T: torch.Tensor, p, Y: torch.Tensor) -> torch.Tensor:
-        return p * self.mean_molecular_weight(Y) / (GAS_CONSTANT * T)
+        return p * self.mean_molecular_weight(Y) / (GAS_CONSTANT_J_PER_KMOL_K * T)
 
     # ----- thermodynamics -------------------------------------------------------------------------
     def _nasa(self, T: torch.Tensor) -> torch.Tensor:
@@ -66,10 +67,10 @@ class GasProperties:
                 + a[..., 5] / t)
 
     def cp_mass(self, T: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return GAS_CONSTANT * (Y * self.cp_species_R(T) / self.W).sum(-1)
+        return GAS_CONSTANT_J_PER_KMOL_K * (Y * self.cp_species_R(T) / self.W).sum(-1)
 
     def enthalpy_mass(self, T: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return GAS_CONSTANT * T * (Y * self.enthalpy_species_RT(T) / self.W).sum(-1)
+        return GAS_CONSTANT_J_PER_KMOL_K * T * (Y * self.enthalpy_species_RT(T) / self.W).sum(-1)
 
     # ----- transport ------------------------------------------------------------------------------
     @staticmethod
@@ -125,7 +126,7 @@ class GasProperties:
         A = self.A if A is None else A
         Ea = self.Ea if Ea is None else Ea
         t = T.unsqueeze(-1)
-        return A * t**self.b * torch.exp(-Ea / (GAS_CONSTANT * t))         # (N, R)
+        return A * t**self.b * torch.exp(-Ea / (GAS_CONSTANT_J_PER_KMOL_K * t))         # (N, R)
 
     def rates_of_progress(self, T: torch.Tensor, p, Y: torch.Tensor, A=None, Ea=None, signed: bool = False) -> torch.Tensor:
         """q_r (kmol / m^3 / s), (N, R). A species with no positive concentration contributes

@@ -1,15 +1,17 @@
 """Figures of a run, drawn from its saved data (solution arrays, history columns, metrics).
 
-`*_figure(...)` functions take the data and return a matplotlib Figure (no pyplot state, so they
-work the same in scripts, notebooks and on headless machines); `plot_run(run_dir)` draws all of
-them from a run directory's files and saves the PNGs there.
+The figures every kind of run shares (losses, eigenvalue errors, fields against their reference)
+and the helpers of the families' own; `*_figure(...)` functions take the data and return a
+matplotlib Figure (no pyplot state, so they work the same in scripts, notebooks and on headless
+machines). `plot_run(run_dir)` draws the figures of the run's report kind (pinn.problems.registry)
+from its files and saves the PNGs there.
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -29,34 +31,7 @@ def run_title(metrics: Mapping[str, Any] | None) -> str:
     return textwrap.fill(text, width=110, break_long_words=False)
 
 
-def wavefunctions_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
-    """psi of every state (solid) with the reference (dashed, on top), and V with each trained level
-    E_j drawn against it on the right axis (units hbar^2 / 2m = 1)."""
-    fig = Figure(figsize=(8, 5))
-    ax = fig.subplots()
-    axv = ax.twinx()
-    x = solution["x"]
-    axv.fill_between(x, solution["V"], color="0.88", step="mid", zorder=0, label="V(x)")
-    axv.set_ylabel("V(x) and the levels E (energy)", color="0.4")
-    ax.set_zorder(axv.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    references = solution.get("reference_eigenvalues", [None] * len(solution["psi"]))
-    for j, (psi, ref, E, E_ref) in enumerate(zip(solution["psi"], solution["psi_ref"], solution["eigenvalues"],
-                                                 references)):
-        line, = ax.plot(x, psi, lw=2.5, alpha=0.7, label=f"PINN state {j}: E = {E:.10g}")
-        ax.plot(x, ref, "--", color="k", lw=1, zorder=3,
-                label=f"reference {j}: E = {E_ref:.10g}" if E_ref is not None else f"reference {j}")
-        axv.axhline(E, color=line.get_color(), ls=":", lw=1.2)
-        axv.annotate(f"E{j}", (1.0, E), xycoords=("axes fraction", "data"), xytext=(-14, 2),
-                     textcoords="offset points", color=line.get_color(), fontsize=8)
-    ax.set_xlabel("x (units with hbar^2 / 2m = 1)")
-    ax.set_ylabel("psi(x), normalized")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
-    fig.suptitle(run_title(metrics) or "wavefunctions", fontsize=10)
-    return _tight(fig)
-
-
-def _shown_positive(values: np.ndarray, span: float = 1e-12) -> np.ndarray:
+def shown_positive(values: np.ndarray, span: float = 1e-12) -> np.ndarray:
     """values with those below span x their maximum (exact zeros where both sides vanish, at walls
     and nodes) masked, so a log axis spans the data instead of running down to 1e-300."""
     values = np.abs(np.asarray(values, dtype=float))
@@ -64,23 +39,11 @@ def _shown_positive(values: np.ndarray, span: float = 1e-12) -> np.ndarray:
     return np.where(values > span * top, values, np.nan) if top > 0 else np.full_like(values, np.nan)
 
 
-def pointwise_error_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    for j, (psi, ref) in enumerate(zip(solution["psi"], solution["psi_ref"])):
-        ax.semilogy(solution["x"], _shown_positive(psi - ref), label=f"state {j}")
-    ax.set_xlabel("x")
-    ax.set_ylabel("|psi - psi_ref|")
-    source = (metrics or {}).get("reference_source", "")
-    ax.set_title(f"pointwise error against the {source.replace('_', ' ')} reference".replace("  ", " "), fontsize=9)
-    ax.legend(fontsize=8)
-    return _tight(fig)
-
-
-def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
+def losses_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
     """Every loss term (their sum, the total, drawn wide and grey beneath them) with the phases
-    marked and named."""
-    skip = {"step", "phase", "time", "lr", "s_L", "Lambda", "x_f", "loss"}
+    marked and named; the logged observables (metrics' `observables`: eigenvalues, unknowns) are
+    not losses and are left out."""
+    skip = {"step", "phase", "time", "lr", "loss", *((metrics or {}).get("observables") or ())}
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     if "loss" in history:
@@ -88,16 +51,16 @@ def losses_figure(history: Mapping[str, np.ndarray]) -> Figure:
         mask = np.isfinite(total) & (np.abs(total) > 0)
         ax.semilogy(history["step"][mask], np.abs(total[mask]), color="0.75", lw=5, label="total", zorder=1)
     for key, values in history.items():
-        if key in skip or key[:1] == "E" and key[1:].isdigit() or values.dtype.kind != "f":
+        if key in skip or values.dtype.kind != "f":
             continue
         mask = np.isfinite(values) & (np.abs(values) > 0)
         if mask.any():
             ax.semilogy(history["step"][mask], np.abs(values[mask]), label=key, zorder=2)
-    _mark_phases(ax, history)
+    mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("loss term (sum of squares)")
     ax.legend(fontsize=8, loc="lower left")
-    return _tight(fig)
+    return tight(fig)
 
 
 def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
@@ -121,24 +84,21 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     if tolerance:
         scale = max(abs(float(e)) for e in metrics["reference_eigenvalues"])
         ax.axhline(np.log10(tolerance * scale), color="C3", lw=1, alpha=0.6, label=f"tolerance {tolerance:.2g} x |E_ref|")
-    _mark_phases(ax, history)
+    mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("log10 |E - E_ref|")
     ax.legend(fontsize=8)
-    return _tight(fig)
+    return tight(fig)
 
 
-FLAME_FIELDS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"), ("omega", "reaction rate omega (kg/m^3/s)"),
-                ("Y_CH4", "Y CH4"), ("Y_O2", "Y O2"), ("Y_CO2", "Y CO2"), ("Y_H2O", "Y H2O"),
-                ("V", "spread rate V = v / r (1/s)"))
-
-
-def flame_fields_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
-    """Every field the run saved with its reference (of FLAME_FIELDS) against x, PINN (solid)
-    and reference (dashed), titled with the problem, its parameters and the peak temperature."""
-    shown = [(key, label) for key, label in FLAME_FIELDS if key in solution and f"{key}_ref" in solution]
+def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str, str]],
+                  metrics: Mapping[str, Any] | None = None, window: bool = True) -> Figure:
+    """Each field of `panels` ((key, axis label)) the run saved with its reference, against x in mm:
+    PINN solid, reference dashed, observations (obs_<key>) as dots; titled with the problem, its
+    parameters and the reference's peak temperature. `window`: show only the flame zone."""
+    shown = [(key, label) for key, label in panels if key in solution and f"{key}_ref" in solution]
     rows = (len(shown) + 1) // 2
-    fig = Figure(figsize=(9, 3 * rows))
+    fig = Figure(figsize=(9, 3 * rows + 0.6))
     axes = fig.subplots(rows, 2, sharex=True, squeeze=False).ravel()
     x_mm = solution["x"] * 1e3
     for ax, (key, label) in zip(axes, shown):
@@ -149,7 +109,7 @@ def flame_fields_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str
         ax.set_ylabel(label)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
-    if "V" not in solution:  # a counterflow flame's flow fills the gap: show all of it
+    if window:
         axes[0].set_xlim(*_flame_window(x_mm, solution["T_ref"]))
     for ax in axes[-2:]:
         ax.set_xlabel("x (mm)")
@@ -157,7 +117,7 @@ def flame_fields_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str
     title = run_title(metrics)
     fig.suptitle((title + "\n" if title else "") + f"peak temperature of the reference: {np.nanmax(solution['T_ref']):.0f} K",
                  fontsize=9)
-    return _tight(fig)
+    return tight(fig)
 
 
 def _flame_window(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:
@@ -169,27 +129,23 @@ def _flame_window(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:
     return max(x[0], start - pad), min(x[-1], stop + pad)
 
 
-def flame_error_figure(solution: Mapping[str, np.ndarray]) -> Figure:
-    """|T - T_ref| against x, and the residual against the collocation coordinate (theta in the
-    phase plane, s for the counterflow flame)."""
+def field_error_figure(solution: Mapping[str, np.ndarray], coordinate: str, label: str) -> Figure:
+    """|T - T_ref| against x, and the residual against the collocation coordinate `coordinate`
+    (a key of the solution: theta in the phase plane, s for the counterflow flame)."""
     fig = Figure(figsize=(9, 3.8))
     ax, ax_r = fig.subplots(1, 2)
-    ax.semilogy(solution["x"] * 1e3, _shown_positive(solution["T"] - solution["T_ref"], 1e-8))
+    ax.semilogy(solution["x"] * 1e3, shown_positive(solution["T"] - solution["T_ref"], 1e-8))
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("|T - T_ref| (K)")
-    if "theta" in solution:
-        ax_r.semilogy(solution["theta"], _shown_positive(solution["residual"], 1e-8))
-        ax_r.set_xlabel("theta = (T - T_in) / (T_max - T_in)")
-    else:
-        ax_r.semilogy(solution["s"], _shown_positive(solution["residual"], 1e-8))
-        ax_r.set_xlabel("mapped coordinate s")
+    ax_r.semilogy(solution[coordinate], shown_positive(solution["residual"], 1e-8))
+    ax_r.set_xlabel(label)
     ax_r.set_ylabel("|relative residual|")
-    return _tight(fig)
+    return tight(fig)
 
 
-def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
-    """Relative error of the eigenvalue (s_L, or Lambda for the counterflow flame) against step,
-    with the reference's own error estimate and the run's tolerance."""
+def eigenvalue_history_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
+    """Relative error of the one eigenvalue (named by metrics' `eigenvalue_name`: s_L, Lambda)
+    against step, with the reference's own error estimate and the run's tolerance."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     s_ref = metrics["reference_eigenvalues"][0]
@@ -201,55 +157,27 @@ def flame_speed_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, 
         ax.axhline(abs(estimate / s_ref), color="k", ls="--", lw=1, label="reference error estimate")
     if metrics.get("tolerance"):
         ax.axhline(metrics["tolerance"], color="C3", lw=1, alpha=0.6, label=f"tolerance {metrics['tolerance']:.2g}")
-    _mark_phases(ax, history)
+    mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel(f"|{name} / {name}_ref - 1|")
     ax.legend(fontsize=8)
-    return _tight(fig)
-
-
-def plane_states_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
-    """Every 2D state of the PINN (top) and the finite-difference eigenvectors (bottom; within a
-    degenerate level any rotation of them is as good)."""
-    n = len(solution["psi2d"])
-    fig = Figure(figsize=(3 * n + 1, 5.6))
-    axes = np.atleast_2d(fig.subplots(2, n, squeeze=False))
-    extent = (solution["x"][0], solution["x"][-1], solution["y"][0], solution["y"][-1])
-    for j in range(n):
-        for row, (key, label) in enumerate((("psi2d", "PINN"), ("psi2d_ref", "reference"))):
-            ax = axes[row, j]
-            ax.imshow(solution[key][j], origin="lower", extent=extent, cmap="RdBu_r")
-            ax.set_title(f"{label} state {j}" + (f"\nE={solution['eigenvalues'][j]:.8g}" if row == 0 else ""), fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    title = run_title(metrics)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    return _tight(fig)
+    return tight(fig)
 
 
 def plot_run(run_dir: Path) -> list[Path]:
-    """Draw every figure of a run from its files and save them as PNGs beside them."""
+    """Draw every figure of a run's report from its files and save them as PNGs beside them."""
+    from pinn.problems.registry import report_of
+
     run_dir = Path(run_dir)
     metrics, history, solution = read_run(run_dir)
-    if "psi2d" in solution:
-        figures = {"states.png": plane_states_figure(solution, metrics), "losses.png": losses_figure(history),
-                   "eigenvalue.png": eigenvalue_figure(history, metrics)}
-    elif "T" in solution:
-        figures = {"fields.png": flame_fields_figure(solution, metrics), "error.png": flame_error_figure(solution),
-                   "losses.png": losses_figure(history), "flame_speed.png": flame_speed_figure(history, metrics)}
-    else:
-        figures = {"wavefunction.png": wavefunctions_figure(solution, metrics),
-                   "error.png": pointwise_error_figure(solution, metrics),
-                   "losses.png": losses_figure(history), "eigenvalue.png": eigenvalue_figure(history, metrics)}
     paths = []
-    for name, fig in figures.items():
-        fig.savefig(run_dir / name, dpi=120)
-        paths.append(run_dir / name)
+    for name, fig in report_of(metrics).figures(metrics, history, solution).items():
+        fig.savefig(run_dir / f"{name}.png", dpi=120)
+        paths.append(run_dir / f"{name}.png")
     return paths
 
 
-def _mark_phases(ax, history) -> None:
+def mark_phases(ax, history) -> None:
     """A dotted line where each phase begins, and the phase's name at the top."""
     phase = history.get("phase")
     if phase is None or len(phase) == 0:
@@ -263,6 +191,6 @@ def _mark_phases(ax, history) -> None:
                 fontsize=7, color="0.4")
 
 
-def _tight(fig: Figure) -> Figure:
+def tight(fig: Figure) -> Figure:
     fig.tight_layout()
     return fig

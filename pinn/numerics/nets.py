@@ -16,7 +16,9 @@ ACTIVATIONS = ("tanh", "sin")
 class MLP(nn.Module):
     """Fully connected network with a smooth activation; Xavier-initialized, zero biases."""
 
-    def __init__(self, n_in: int, n_out: int, width: int, depth: int, act: str = "tanh"):
+    def __init__(self, n_in: int, n_out: int, width: int, depth: int, act: str = "tanh", output_scale: float = 1.0):
+        """`output_scale` shrinks the output layer's initial weights: a network that starts as a
+        small correction to a trial function's built-in shape."""
         super().__init__()
         if act not in ACTIVATIONS:
             raise ConfigError(f"model.activation={act!r} is not supported; choose from {', '.join(ACTIVATIONS)}")
@@ -26,6 +28,9 @@ class MLP(nn.Module):
         for layer in self.layers:
             nn.init.xavier_normal_(layer.weight)
             nn.init.zeros_(layer.bias)
+        if output_scale != 1.0:
+            with torch.no_grad():
+                self.layers[-1].weight.mul_(output_scale)
 
     def jet(self, x: Jet) -> Jet:
         """Value and first two input derivatives; x has a trailing feature axis."""

@@ -27,3 +27,14 @@ def composite_gauss(n_points: int, generator: torch.Generator | None = None, pie
     eta = np.concatenate([0.5 * (hi - lo) * nodes + 0.5 * (hi + lo) for lo, hi in bounds])
     w = np.concatenate([0.5 * (hi - lo) * weights for lo, hi in bounds])
     return eta, w
+
+
+def relative_l2(values: np.ndarray, ref: np.ndarray, x: np.ndarray, offset: float = 0.0) -> float:
+    """||values - ref|| / ||ref - offset|| in L2 over x (trapezoid rule)."""
+    num = _trapezoid((values - ref) ** 2, x)
+    den = _trapezoid((ref - offset) ** 2, x)
+    return float(np.sqrt(num / den)) if den > 0 else float("nan")
+
+
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))

@@ -1,10 +1,11 @@
-"""What every problem provides: a model with its eigenvalue parameters, collocation, loss terms."""
+"""The problem contract: what every problem provides for a whole run, from the model it trains to
+the reference it is judged against and the report its run produces."""
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 from torch import nn
@@ -12,21 +13,61 @@ from torch import nn
 from pinn.errors import ConfigError
 
 
-class Problem(ABC):
-    """A problem declares WHAT is solved; it knows nothing of optimizers, logging or files.
+class Deferred:
+    """A block of residual rows a problem computes only on demand: `Deferred(fn)()` is fn(). The
+    Levenberg-Marquardt optimizer then leaves it out of the other blocks' Jacobian and takes its
+    own alone (a few rows that cost as much as all the others, like a quotient on a fine rule)."""
 
-    `loss_terms(model, batch, stage)` returns named scalar tensors. The stage is a label chosen by
-    the trainer config ("warmup" or "solve"); the problem decides what each stage minimizes.
+    def __init__(self, fn: Callable[[], torch.Tensor]):
+        self.fn = fn
+
+    def __call__(self) -> torch.Tensor:
+        return self.fn()
+
+
+class Problem(ABC):
+    """A problem declares WHAT is solved and how its answer is judged; it knows nothing of
+    optimizers, logging or files.
+
+    Training: `build_model`, `collocation`, `loss_terms(model, batch, stage)` (named terms: 0-d
+    tensors, residual vectors whose squares sum to the term, or `Deferred` blocks), `observables`
+    (the eigenvalues and unknowns to log), and optionally `start_stage` and `parts`.
+
+    Judging: `reference()` (the independent reference, solved once, lazily, before training) and
+    `evaluate(model, reference, criteria)` -> (metrics, arrays), whose metrics hold at least
+    `eigenvalues`, `reference_eigenvalues`, `relative_errors` and the status of pinn.status. The
+    run's figures and summary lines are those of the report kind named by `report`.
+
+    Constructors only validate and store; anything expensive belongs in `solve_reference` (or
+    another lazily computed, cached value).
     """
 
     name: ClassVar[str]
     stages: ClassVar[tuple[str, ...]]
     # relative eigenvalue accuracy a run is judged by when `tolerance` is not set
     default_tolerance: ClassVar[float]
+    # the kind of report its runs produce: a key of pinn.problems.registry.REPORTS
+    report: ClassVar[str]
 
     def tolerance(self) -> float:
         """The default relative eigenvalue tolerance for these parameters."""
         return self.default_tolerance
+
+    def reference(self) -> Any:
+        """The independent reference for these parameters, solved on the first call."""
+        if "_reference" not in self.__dict__:
+            self.__dict__["_reference"] = self.solve_reference()
+        return self.__dict__["_reference"]
+
+    @abstractmethod
+    def solve_reference(self) -> Any:
+        """Solve the reference (numpy/scipy/Cantera; pinn.reference). A parameter set that has no
+        solution (a flame that does not fit its domain) is a ConfigError here."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, reference: Any, criteria: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(metrics, arrays) of the trained model against the reference, judged by `criteria`
+        (pinn.status.Criteria); arrays are what the report draws (solution.npz)."""
 
     @abstractmethod
     def build_model(self, width: int, depth: int, activation: str) -> nn.Module: ...
@@ -52,17 +93,6 @@ class Problem(ABC):
         the terms of part k alone (in every stage), and Levenberg-Marquardt and L-BFGS phases
         solve the parts separately. None: the loss is one problem."""
         return None
-
-
-class NoisyData:
-    """Mixed into an inverse problem (before its forward class): the eigenvalue inferred from data
-    with relative noise `noise` is judged against the larger of the forward default tolerance
-    and that noise level."""
-
-    noise: float
-
-    def tolerance(self) -> float:
-        return max(super().tolerance(), self.noise)  # type: ignore[misc]
 
 
 def owners_by_state(model: nn.Module) -> dict[str, torch.Tensor] | None:

@@ -26,6 +26,7 @@ Two independent methods:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +35,10 @@ import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 from scipy.sparse.linalg import spsolve
 
+from pinn.constants import GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN
+
 MAX_RHS_CALLS = 200_000  # per shot, and
 TOTAL_RHS_CALLS = 600_000  # per shoot() (~8 s; the defaults use ~80 000): bounds the work on absurdly stiff parameter sets
-GAS_CONSTANT = 8.3145  # J/mol/K, the value of the FlamePINN-1D setup (CODATA 8.314462618 moves s_L by -1.3e-5)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class FlameParameters:
 
     @property
     def R_g(self) -> float:
-        return GAS_CONSTANT / self.molar_mass
+        return GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN / self.molar_mass
 
     @property
     def rho_in(self) -> float:
@@ -89,7 +91,7 @@ def reaction_rate(p: FlameParameters, T: np.ndarray, s: float) -> np.ndarray:
     """omega; zero once the fuel is used up (T >= T_max)."""
     Y = np.maximum(fuel(p, T), 0.0)
     rho = density(p, T, s)
-    return p.pre_exponential * np.exp(-p.activation_energy / (GAS_CONSTANT * T)) * (rho * Y) ** p.reaction_order
+    return p.pre_exponential * np.exp(-p.activation_energy / (GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN * T)) * (rho * Y) ** p.reaction_order
 
 
 def _rate_derivatives(p: FlameParameters, T: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +104,7 @@ def _rate_derivatives(p: FlameParameters, T: np.ndarray, s: float) -> tuple[np.n
     Y = fuel(p, T)
     burning = Y > 0
     safe_Y = np.where(burning, Y, 1.0)
-    dlog_dT = (p.activation_energy / (GAS_CONSTANT * T**2)
+    dlog_dT = (p.activation_energy / (GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN * T**2)
                + p.reaction_order * (-du_dT / u - p.cp / (p.heat_release * safe_Y)))
     dlog_ds = p.reaction_order * (1.0 / s - du_ds / u)
     return np.where(burning, omega * dlog_dT, 0.0), np.where(burning, omega * dlog_ds, 0.0)
@@ -261,6 +263,7 @@ class ConvergedFlame:
     shooting_s: float = float("nan")
 
 
+@functools.lru_cache(maxsize=16)  # solved once per process and parameters (the inverse problem draws from it too)
 def solve_converged(p: FlameParameters, n_cells: int = 1000, levels: int = 6, rtol: float = 1e-11) -> ConvergedFlame:
     """Shoot for a start, then Newton-FD on n_cells * 2^k cells; Richardson on the last levels."""
     start = shoot(p)

@@ -30,15 +30,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacfwd, jacrev
 
-
-class Deferred:
-    """A residual block evaluated on demand (see the module docstring): `Deferred(fn)()` is fn()."""
-
-    def __init__(self, fn: Callable[[], torch.Tensor]):
-        self.fn = fn
-
-    def __call__(self) -> torch.Tensor:
-        return self.fn()
+from pinn.problems.base import Deferred
 
 
 def _mode(rows: int, cols: int):

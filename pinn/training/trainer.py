@@ -24,7 +24,8 @@ from torch import nn
 
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
-from pinn.training.optimizers import Deferred, LevenbergMarquardt, PartwiseLBFGS, ResidualModule
+from pinn.problems.base import Deferred
+from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS, ResidualModule
 
 log = logging.getLogger("pinn")
 

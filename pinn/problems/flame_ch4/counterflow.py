@@ -42,10 +42,11 @@ from torch import nn
 from torch.func import functional_call, jvp
 
 from pinn.chemistry.flame_equations import diffusive_fluxes
-from pinn.chemistry.mechanism import GAS_CONSTANT
+from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
+from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.flame_ch4.free import FreeFlameCH4
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss
@@ -69,13 +70,11 @@ class CounterflowModel(nn.Module):
             self.register_buffer(name, torch.tensor(float(value), dtype=torch.float64))
         self.log_curvature = nn.Parameter(torch.zeros((), dtype=torch.float64))
         self.shift = nn.Parameter(torch.zeros((), dtype=torch.float64))
-        for name, start in (unknowns or {}).items():
-            self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
-            setattr(self, f"log_{name}", nn.Parameter(torch.zeros((), dtype=torch.float64)))
+        attach_unknowns(self, unknowns or {})
 
     def unknown(self, name: str) -> torch.Tensor:
         """An unknown physical parameter p = p_start exp(log_p) (the inverse problem's)."""
-        return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
+        return unknown_value(self, name)
 
     @property
     def Lambda(self) -> torch.Tensor:
@@ -90,6 +89,7 @@ class CounterflowModel(nn.Module):
 class CounterflowFlameCH4(Problem):
     stages = ("flow", "solve")
     default_tolerance = 1e-3
+    report = "flame_counterflow"
 
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
                  u_reactants: float = 1.0, u_products: float = 1.0):
@@ -128,6 +128,17 @@ class CounterflowFlameCH4(Problem):
         self.species_scale = dY + 1e-3 * dY.max()
         self.correction_scale = dY + 0.1 * dY.max()
 
+    def solve_reference(self):
+        """Cantera's CounterflowPremixedFlame, refined until Lambda stops moving."""
+        from pinn.reference.flame_ch4 import counterflow
+
+        return counterflow(self.phi, self.T_in, self.pressure, self.width, self.u_reactants, self.u_products)
+
+    def evaluate(self, model, reference, criteria):
+        from pinn.problems.flame_ch4.evaluate import evaluate_counterflow
+
+        return evaluate_counterflow(self, model, criteria, reference)
+
     def _position_estimate(self) -> float:
         """Where the flame starts: the stagnation point x_s of two inviscid jets balanced by their
         momentum (x_s / L = a_r / (a_r + a_p), a = u sqrt(rho)), and ahead of it where the linear
@@ -147,15 +158,16 @@ class CounterflowFlameCH4(Problem):
 
     # ----- trial functions ---------------------------------------------------------------------
     def build_model(self, width: int, depth: int, activation: str) -> CounterflowModel:
-        flow = MLP(2, 2, width, depth, activation)
-        scalars = MLP(2, len(self.species) + 1, width, depth, activation)
-        with torch.no_grad():
-            for net in (flow, scalars):
-                net.layers[-1].weight.mul_(0.1)
-        return CounterflowModel(flow, scalars, self.curvature0, self.position0, self.map_width, self.unknowns())
+        flow = MLP(2, 2, width, depth, activation, output_scale=0.1)
+        scalars = MLP(2, len(self.species) + 1, width, depth, activation, output_scale=0.1)
+        return CounterflowModel(flow, scalars, self.curvature0, self.flame_start(), self.map_width, self.starts())
 
-    def unknowns(self) -> dict[str, float]:
-        """Unknown physical parameters besides Lambda, with their starting values (none here)."""
+    def flame_start(self) -> float:
+        """Where the flame starts (see `_position_estimate`)."""
+        return self.position0
+
+    def starts(self) -> dict[str, float]:
+        """Unknown physical parameters besides Lambda and their starting values (none when forward)."""
         return {}
 
     def kinetics(self, model: CounterflowModel) -> tuple:
@@ -257,8 +269,8 @@ class CounterflowFlameCH4(Problem):
         m0, delta = self.free.m0, self.delta
         species = (m.unsqueeze(-1) * Y_x + flux_x[:, :-2] - props.W * omega)[:, :-1]
         species = species / (torch.as_tensor(self.species_scale, device=s.device, dtype=s.dtype) * m0 / delta)
-        cp_k = GAS_CONSTANT * props.cp_species_R(T) / props.W
-        h_k = GAS_CONSTANT * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
+        cp_k = GAS_CONSTANT_J_PER_KMOL_K * props.cp_species_R(T) / props.W
+        h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
         j = flux[:, :-2]
         energy = (m * props.cp_mass(T, Y) * T_x + flux_x[:, -2] + T_x * (j * cp_k).sum(-1) + (h_k * omega).sum(-1))
         energy = energy / (m0 * i.cp_in * (i.T_b - i.T_in) / delta)

@@ -20,83 +20,76 @@ the result); the starting guess is `initial_activation_energy` (J/mol).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 from torch.func import jvp
 
+from pinn.constants import J_PER_KMOL_PER_J_PER_MOL
 from pinn.errors import ConfigError
-from pinn.problems.base import NoisyData, check_count, check_number
-from pinn.problems.flame_ch4.free import MAJOR_SPECIES
+from pinn.problems.base import check_number
 from pinn.problems.flame_ch4.counterflow import CounterflowFlameCH4, CounterflowModel
+from pinn.problems.flame_ch4.free import MAJOR_SPECIES
+from pinn.problems.inverse import InverseProblem, ObservedField, Unknown
 from pinn.problems.registry import register
+from pinn.reference.flame_ch4 import CounterflowReference
 
-KILO = 1000.0          # J/kmol per J/mol
 NEWTON_STEPS = 40
 
 
-@dataclass(frozen=True)
-class CounterflowObservations:
-    x: np.ndarray                 # m
-    u: np.ndarray                 # m/s
-    T: np.ndarray                 # K
-    Y: np.ndarray                 # (n, len(MAJOR_SPECIES))
-    source: str
-
-
-def synthesize(problem: CounterflowFlameCH4, count: int, noise: float, seed: int) -> CounterflowObservations:
-    """u, T and the major species of Cantera's converged counterflow flame at `count` evenly spaced
-    points across the flame (where T rises from 1% to 99%, widened by that length on each side),
-    each multiplied by (1 + noise * N(0, 1)) with a seeded generator."""
-    from pinn.reference.flame_ch4 import counterflow
-
-    ref = counterflow(problem.phi, problem.T_in, problem.pressure, problem.width,
-                      problem.u_reactants, problem.u_products)
-    rise = (ref.T - ref.T[0]) / (ref.T.max() - ref.T[0])
-    start, stop = ref.x[np.argmax(rise > 0.01)], ref.x[np.argmax(rise > 0.99)]
-    pad = stop - start
-    x = np.linspace(max(start - pad, 0.0), min(stop + pad, problem.width), count)
-    at = lambda f: np.interp(x, ref.x, f)  # noqa: E731
-    u, T = at(ref.u), at(ref.T)
-    Y = np.stack([at(ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES], axis=-1)
-    rng = np.random.default_rng(seed)
-    u, T, Y = (f * (1.0 + noise * rng.standard_normal(f.shape)) for f in (u, T, Y))
-    return CounterflowObservations(x, u, T, Y, f"Cantera CounterflowPremixedFlame with {noise:g} relative noise, "
-                                                f"seed {seed}")
-
-
 @register("flame_counterflow_inverse")
-class CounterflowFlameCH4Inverse(NoisyData, CounterflowFlameCH4):
+class CounterflowFlameCH4Inverse(InverseProblem, CounterflowFlameCH4):
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
                  u_reactants: float = 1.0, u_products: float = 1.0, n_observations: int = 20,
-                 noise: float = 0.01, noise_seed: int = 0, initial_activation_energy: float = 7.0e4,
-                 data_weight: float = 0.01):
-        self.n_observations = check_count("n_observations", n_observations, low=3, high=1000)
-        self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
-        self.noise_seed = check_count("noise_seed", noise_seed, low=0, high=2**32 - 1)
-        self.initial_activation_energy = KILO * check_number(
+                 noise: float = 0.01, noise_seed: int = 0, observations: str | None = None,
+                 initial_activation_energy: float = 7.0e4, data_weight: float = 0.01):
+        self.check_inverse(n_observations, noise, noise_seed, data_weight, observations, max_count=1000)
+        self.initial_activation_energy = J_PER_KMOL_PER_J_PER_MOL * check_number(
             "initial_activation_energy", initial_activation_energy, low=0.0, what="starting guess of E_a in J/mol")
-        self.data_weight = check_number("data_weight", data_weight, low=0.0)
         super().__init__(phi, T_in, pressure, width, u_reactants, u_products)
-        self.truth = {"activation_energy": float(self.free.mechanism.activation_energy[0])}
-        self.data = synthesize(self, self.n_observations, self.noise, self.noise_seed)
-        self.sigma = max(self.noise, 0.005)
-        self.position0 = self._data_position()
+        self.read_observation_file()
 
-    def _data_position(self) -> float:
-        """Where the temperature data first cross the middle of the rise (linear interpolation)."""
-        d, middle = self.data, 0.5 * (self.inlet.T_in + self.inlet.T_b)
-        above = np.flatnonzero(d.T >= middle)
-        if above.size == 0 or above[0] == 0:
-            raise ConfigError("flame_counterflow_inverse: the temperature observations do not cross the middle of "
-                              "the rise; they cannot place the flame (more observations, or less noise)")
-        k = above[0]
-        return float(d.x[k - 1] + (middle - d.T[k - 1]) * (d.x[k] - d.x[k - 1]) / (d.T[k] - d.T[k - 1]))
+    # ----- the inverse layer's declarations ------------------------------------------------------
+    def unknown_parameters(self) -> list[Unknown]:
+        """E_a (J/kmol inside, J/mol reported), the mechanism's the truth."""
+        return [Unknown("activation_energy", self.initial_activation_energy,
+                        float(self.free.mechanism.activation_energy[0]), "J/mol", label="E_a",
+                        report_scale=1.0 / J_PER_KMOL_PER_J_PER_MOL)]
 
-    def unknowns(self) -> dict[str, float]:
+    def observed_fields(self) -> list[ObservedField]:
+        """T, u and the major species, each relative to its observed value (u and Y with a floor: a
+        small share of the nozzle speed, of the largest change of a mass fraction)."""
+        floor = 1e-3 * float(np.abs(self.inlet.Y_b - self.inlet.Y_in).max())
+        return [ObservedField("T", "K"), ObservedField("u", "m/s", floor=0.01 * self.u_reactants),
+                *(ObservedField(f"Y_{k}", "1", floor=floor, term="data_Y") for k in MAJOR_SPECIES)]
+
+    def noise_groups(self) -> list[tuple[str, ...]]:
+        return [("u",), ("T",), tuple(f"Y_{k}" for k in MAJOR_SPECIES)]
+
+    def observation_domain(self) -> tuple[float, float]:
+        return (0.0, self.width)
+
+    def reference_name(self) -> str:
+        return "Cantera CounterflowPremixedFlame"
+
+    def exact_observations(self, ref: CounterflowReference, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """u, T and the major species of Cantera's converged flame at `count` evenly spaced points
+        across the flame (where T rises from 1% to 99%, widened by that length on each side)."""
+        rise = (ref.T - ref.T[0]) / (ref.T.max() - ref.T[0])
+        start, stop = ref.x[np.argmax(rise > 0.01)], ref.x[np.argmax(rise > 0.99)]
+        pad = stop - start
+        x = np.linspace(max(start - pad, 0.0), min(stop + pad, self.width), count)
+        at = lambda f: np.interp(x, ref.x, f)  # noqa: E731
+        return x, {"u": at(ref.u), "T": at(ref.T), **{f"Y_{k}": at(ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES}}
+
+    def predict(self, model: CounterflowModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        _, T, Y, m, _ = self._split(self.state(model, self.nodes_at(model, x)))
+        u = m / self.free.properties(x).density(T, self.pressure, Y)
+        return {"T": T, "u": u, **{f"Y_{k}": Y[:, self.species.index(k)] for k in MAJOR_SPECIES}}
+
+    # ----- kinetics and the flame's start ------------------------------------------------------
+    def starts(self) -> dict[str, float]:
         return {"activation_energy": self.initial_activation_energy}
 
     def initial_kinetics(self) -> tuple:
@@ -105,9 +98,21 @@ class CounterflowFlameCH4Inverse(NoisyData, CounterflowFlameCH4):
     def kinetics(self, model: CounterflowModel) -> tuple:
         return None, model.unknown("activation_energy")
 
+    def flame_start(self) -> float:
+        """Where the temperature data first cross the middle of the rise (linear interpolation); no
+        flame speed estimate is trusted: it depends on the unknown E_a."""
+        d, middle = self.data, 0.5 * (self.inlet.T_in + self.inlet.T_b)
+        above = np.flatnonzero(d["T"] >= middle)
+        if above.size == 0 or above[0] == 0:
+            raise ConfigError("flame_counterflow_inverse: the temperature observations do not cross the middle of "
+                              "the rise; they cannot place the flame (more observations, or less noise)")
+        k = above[0]
+        T, x = d["T"], d.x
+        return float(x[k - 1] + (middle - T[k - 1]) * (x[k] - x[k - 1]) / (T[k] - T[k - 1]))
+
     def placement(self, model: CounterflowModel, like: torch.Tensor) -> torch.Tensor:
         """The flow stage's extra row: the flame where the temperature data put it."""
-        return ((model.position - self.position0) / self.map_width).reshape(1).to(like)
+        return ((model.position - model.position0) / self.map_width).reshape(1).to(like)
 
     def nodes_at(self, model: CounterflowModel, x: torch.Tensor) -> torch.Tensor:
         """s with x(s) = x on the learnt map, differentiable to first order (see the module doc)."""
@@ -126,27 +131,7 @@ class CounterflowFlameCH4Inverse(NoisyData, CounterflowFlameCH4):
 
     def loss_terms(self, model: CounterflowModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
         terms = super().loss_terms(model, batch, stage)
-        if stage == "flow":
-            return terms
-        like = batch["s"]
-        as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
-        d = self.data
-        x_obs, u_obs, T_obs, Y_obs = (as_t(v) for v in (d.x, d.u, d.T, d.Y))
-        _, T, Y, m, _ = self._split(self.state(model, self.nodes_at(model, x_obs)))
-        props = self.free.properties(like)
-        u = m / props.density(T, self.pressure, Y)
-        columns = [self.species.index(k) for k in MAJOR_SPECIES]
-        scale = self.data_weight / (self.sigma * math.sqrt(x_obs.numel()))
-        floor = 1e-3 * float(np.abs(self.inlet.Y_b - self.inlet.Y_in).max())
-        terms["data_T"] = (T - T_obs) / T_obs * scale
-        terms["data_u"] = (u - u_obs) / (u_obs.abs() + 0.01 * self.u_reactants) * scale
-        terms["data_Y"] = ((Y[:, columns] - Y_obs) / (Y_obs.abs() + floor) * scale).reshape(-1)
-        return terms
+        return terms if stage == "flow" else {**terms, **self.data_terms(model, batch["s"])}
 
     def observables(self, model: CounterflowModel) -> dict[str, torch.Tensor]:
-        return {**super().observables(model), "E_a": (model.unknown("activation_energy") / KILO).detach()}
-
-    def inferred(self, model: CounterflowModel) -> dict[str, tuple[float, float]]:
-        """name: (inferred, true), E_a in J/mol (Lambda's truth is the reference's, added by the evaluator)."""
-        return {"activation_energy": (float(model.unknown("activation_energy").detach()) / KILO,
-                                      self.truth["activation_energy"] / KILO)}
+        return {**super().observables(model), **self.unknown_observables(model)}

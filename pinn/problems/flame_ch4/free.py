@@ -47,11 +47,13 @@ from torch import nn
 from torch.func import jvp
 
 from pinn.chemistry.flame_equations import diffusive_fluxes
-from pinn.chemistry.mechanism import GAS_CONSTANT, load_mechanism
+from pinn.chemistry.mechanism import load_mechanism
+from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
+from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss
 
@@ -111,22 +113,21 @@ class FlameCH4Model(nn.Module):
         self.register_buffer("m0", torch.tensor(float(m0), dtype=torch.float64))
         self.log_flux = nn.Parameter(torch.zeros((), dtype=torch.float64))
         self.unknown_names = tuple(unknowns or {})
-        for name, start in (unknowns or {}).items():
-            self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
-            setattr(self, f"log_{name}", nn.Parameter(torch.zeros((), dtype=torch.float64)))
+        attach_unknowns(self, unknowns or {})
 
     @property
     def mass_flux(self) -> torch.Tensor:
         return self.m0 * torch.exp(self.log_flux)
 
     def unknown(self, name: str) -> torch.Tensor:
-        return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
+        return unknown_value(self, name)
 
 
 @register("flame_ch4")
 class FreeFlameCH4(Problem):
     stages = ("solve",)
     default_tolerance = 1e-3
+    report = "flame_ch4"
 
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03):
         given = locals()
@@ -149,6 +150,17 @@ class FreeFlameCH4(Problem):
             raise ConfigError(f"problem.width={self.width:g} m must be between {low:.2g} and {high:.2g} m "
                               f"({WIDTH_IN_THICKNESSES[0]:g} to {WIDTH_IN_THICKNESSES[1]:g} flame thicknesses) "
                               "for Cantera's reference flame to fit")
+
+    def solve_reference(self):
+        """Cantera's FreeFlame, refined until s_L stops moving (pinn.reference.flame_ch4)."""
+        from pinn.reference.flame_ch4 import free_flame
+
+        return free_flame(self.phi, self.T_in, self.pressure, self.width)
+
+    def evaluate(self, model, reference, criteria):
+        from pinn.problems.flame_ch4.evaluate import evaluate_free
+
+        return evaluate_free(self, model, criteria, reference)
 
     # ----- set-up ------------------------------------------------------------------------------
     def properties(self, like: torch.Tensor) -> GasProperties:
@@ -205,7 +217,7 @@ class FreeFlameCH4(Problem):
         T = inlet.T_in + (inlet.T_b - inlet.T_in) * theta
         Y = torch.as_tensor(inlet.Y_in) + theta[:, None] * torch.as_tensor(inlet.Y_b - inlet.Y_in)
         omega = props.net_production_rates(T, self.pressure, Y, A, Ea)
-        heat = -(GAS_CONSTANT * T[:, None] * props.enthalpy_species_RT(T) * omega).sum(-1)
+        heat = -(GAS_CONSTANT_J_PER_KMOL_K * T[:, None] * props.enthalpy_species_RT(T) * omega).sum(-1)
         integral = float(torch.trapezoid(heat, T))
         Y_b = torch.as_tensor(inlet.Y_b).reshape(1, -1)
         T_b = torch.tensor([inlet.T_b], dtype=torch.float64)
@@ -228,13 +240,11 @@ class FreeFlameCH4(Problem):
 
     # ----- trial functions ---------------------------------------------------------------------
     def build_model(self, width: int, depth: int, activation: str) -> FlameCH4Model:
-        net = MLP(1, len(self.species), width, depth, activation)
-        with torch.no_grad():
-            net.layers[-1].weight.mul_(0.1)
-        return FlameCH4Model(net, self.m0, self.unknowns())
+        return FlameCH4Model(MLP(1, len(self.species), width, depth, activation, output_scale=0.1), self.m0,
+                             self.starts())
 
-    def unknowns(self) -> dict[str, float]:
-        """Unknown physical parameters besides m, with their starting values (none here)."""
+    def starts(self) -> dict[str, float]:
+        """Unknown physical parameters besides m and their starting values (none when forward)."""
         return {}
 
     def _constants(self, like: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -296,8 +306,8 @@ class FreeFlameCH4(Problem):
         sink = self.delta / (model.m0 * q)
         species = flux_ratio * Y_theta + F_theta[:, :-2] - (props.W[:-1] * omega[:, :-1]) * sink.unsqueeze(-1)
         species = species / self._species_scale(t)
-        cp_k = GAS_CONSTANT * props.cp_species_R(T) / props.W / i.cp_in
-        h_k = GAS_CONSTANT * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
+        cp_k = GAS_CONSTANT_J_PER_KMOL_K * props.cp_species_R(T) / props.W / i.cp_in
+        h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
         J = F[:, :-1] / q.unsqueeze(-1)
         energy = (flux_ratio * props.cp_mass(T, Y) / i.cp_in - F_theta[:, -1] + q * (J * cp_k).sum(-1)
                   + (h_k * omega).sum(-1) * sink / (rise * i.cp_in))

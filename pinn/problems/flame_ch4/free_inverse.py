@@ -16,7 +16,8 @@ misfit of each observation (x_i, T_i, Y_i) in units of its noise sigma:
   from theta = 1/2 and x_0 (trainable) is where the model puts theta = 1/2,
 
 each block times data_weight / sqrt(n). Observations with theta_i outside (0.001, 0.999) carry no
-position or composition information (the noise there exceeds the signal) and are left out.
+position or composition information (the noise there exceeds the signal) and are left out. (This
+misfit replaces the inverse layer's default, which compares each field at its observed position.)
 
 The mechanism's own A and E_a are the truth (they generate the synthetic data, through Cantera's
 FreeFlame, and score the result); the starting guesses are `initial_pre_exponential` (SI: kmol,
@@ -27,90 +28,95 @@ Zel'dovich estimate with the guessed kinetics.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
+from pinn.constants import J_PER_KMOL_PER_J_PER_MOL
 from pinn.errors import ConfigError
-from pinn.problems.base import NoisyData, check_count, check_number
+from pinn.problems.base import check_number
 from pinn.problems.flame_ch4.free import MAJOR_SPECIES, STRETCH, FlameCH4Model, FreeFlameCH4
+from pinn.problems.inverse import InverseProblem, ObservedField, Unknown
 from pinn.problems.registry import register
+from pinn.reference.flame_ch4 import FlameReference
 
 GAUSS_NODES = 32      # per observation, for x(theta_i)
-KILO = 1000.0         # J/kmol per J/mol
-
-
-@dataclass(frozen=True)
-class CH4Observations:
-    x: np.ndarray                 # m
-    T: np.ndarray                 # K
-    Y: np.ndarray                 # (n, len(MAJOR_SPECIES))
-    source: str
-
-
-def synthesize(problem: FreeFlameCH4, count: int, noise: float, seed: int) -> CH4Observations:
-    """T and the major species of Cantera's converged flame at `count` evenly spaced points across
-    the flame (where T rises from 1% to 99%, widened by a quarter of that on each side), each
-    multiplied by (1 + noise * N(0, 1)) with a seeded generator."""
-    from pinn.reference.flame_ch4 import free_flame
-
-    ref = free_flame(problem.phi, problem.T_in, problem.pressure, problem.width)
-    rise = (ref.T - ref.T[0]) / (ref.T.max() - ref.T[0])
-    start, stop = ref.x[np.argmax(rise > 0.01)], ref.x[np.argmax(rise > 0.99)]
-    pad = 0.25 * (stop - start)
-    x = np.linspace(start - pad, stop + pad, count)
-    T = np.interp(x, ref.x, ref.T)
-    Y = np.stack([np.interp(x, ref.x, ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES], axis=-1)
-    rng = np.random.default_rng(seed)
-    T = T * (1.0 + noise * rng.standard_normal(T.shape))
-    Y = Y * (1.0 + noise * rng.standard_normal(Y.shape))
-    return CH4Observations(x, T, Y, f"Cantera FreeFlame with {noise:g} relative noise, seed {seed}")
 
 
 @register("flame_ch4_inverse")
-class FreeFlameCH4Inverse(NoisyData, FreeFlameCH4):
+class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
-                 n_observations: int = 20, noise: float = 0.01, noise_seed: int = 0,
+                 n_observations: int = 20, noise: float = 0.01, noise_seed: int = 0, observations: str | None = None,
                  initial_pre_exponential: float = 1.0e9, initial_activation_energy: float = 7.0e4,
                  data_weight: float = 0.01):
         super().__init__(phi, T_in, pressure, width)
-        self.n_observations = check_count("n_observations", n_observations, low=3, high=1000)
-        self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
-        self.noise_seed = check_count("noise_seed", noise_seed, low=0, high=2**32 - 1)
+        self.check_inverse(n_observations, noise, noise_seed, data_weight, observations, max_count=1000)
         self.initial = {
             "pre_exponential": check_number("initial_pre_exponential", initial_pre_exponential, low=0.0,
                                             what="starting guess of A, SI units (kmol, m^3, s)"),
-            "activation_energy": KILO * check_number("initial_activation_energy", initial_activation_energy,
-                                                     low=0.0, what="starting guess of E_a in J/mol"),
+            "activation_energy": J_PER_KMOL_PER_J_PER_MOL * check_number(
+                "initial_activation_energy", initial_activation_energy, low=0.0, what="starting guess of E_a in J/mol"),
         }
-        self.data_weight = check_number("data_weight", data_weight, low=0.0)
-        self.truth = {"pre_exponential": float(self.mechanism.pre_exponential[0]),
-                      "activation_energy": float(self.mechanism.activation_energy[0])}
-        self.data = synthesize(self, self.n_observations, self.noise, self.noise_seed)
-        theta = (self.data.T - self.inlet.T_in) / (self.inlet.T_b - self.inlet.T_in)
-        self.used = (theta > 1e-3) & (theta < 1.0 - 1e-3)
-        if self.used.sum() < 3:
-            raise ConfigError(f"flame_ch4_inverse: only {int(self.used.sum())} observations lie inside the flame "
-                              "(0.1% to 99.9% of the temperature rise); give more observations or less noise")
-        self.theta_obs = theta[self.used]
-        self.sigma = max(self.noise, 0.005)
         guess = self.speed_estimate(self.initial["pre_exponential"], self.initial["activation_energy"])
         self.s0, self.m0 = guess, self.inlet.density_in * guess
+        self.read_observation_file()
+
+    # ----- the inverse layer's declarations ------------------------------------------------------
+    def unknown_parameters(self) -> list[Unknown]:
+        """A (SI: kmol, m^3, s) and E_a (J/kmol inside, J/mol reported), the mechanism's the truth;
+        and the offset where the data put theta = 1/2 (a nuisance parameter)."""
+        return [Unknown("pre_exponential", self.initial["pre_exponential"],
+                        float(self.mechanism.pre_exponential[0]), "SI (kmol, m^3, s)", label="A"),
+                Unknown("activation_energy", self.initial["activation_energy"],
+                        float(self.mechanism.activation_energy[0]), "J/mol", label="E_a",
+                        report_scale=1.0 / J_PER_KMOL_PER_J_PER_MOL),
+                Unknown("offset", self._data_middle(), None, "m", reported=False)]
+
+    def observed_fields(self) -> list[ObservedField]:
+        return [ObservedField("T", "K"), *(ObservedField(f"Y_{k}", "1", term="data_Y") for k in MAJOR_SPECIES)]
+
+    def noise_groups(self) -> list[tuple[str, ...]]:
+        return [("T",), tuple(f"Y_{k}" for k in MAJOR_SPECIES)]
+
+    def observation_domain(self) -> tuple[float, float]:
+        return (0.0, self.width)
+
+    def reference_name(self) -> str:
+        return "Cantera FreeFlame"
+
+    def exact_observations(self, ref: FlameReference, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """T and the major species of Cantera's converged flame at `count` evenly spaced points across
+        the flame (where T rises from 1% to 99%, widened by a quarter of that on each side)."""
+        rise = (ref.T - ref.T[0]) / (ref.T.max() - ref.T[0])
+        start, stop = ref.x[np.argmax(rise > 0.01)], ref.x[np.argmax(rise > 0.99)]
+        pad = 0.25 * (stop - start)
+        x = np.linspace(start - pad, stop + pad, count)
+        return x, {"T": np.interp(x, ref.x, ref.T),
+                   **{f"Y_{k}": np.interp(x, ref.x, ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES}}
+
+    # ----- the observations inside the flame -------------------------------------------------
+    @property
+    def used(self) -> np.ndarray:
+        """The observations with theta_i inside (0.001, 0.999)."""
+        theta = (self.data["T"] - self.inlet.T_in) / (self.inlet.T_b - self.inlet.T_in)
+        used = (theta > 1e-3) & (theta < 1.0 - 1e-3)
+        if used.sum() < 3:
+            raise ConfigError(f"flame_ch4_inverse: only {int(used.sum())} observations lie inside the flame "
+                              "(0.1% to 99.9% of the temperature rise); give more observations or less noise")
+        return used
+
+    @property
+    def theta_obs(self) -> np.ndarray:
+        return ((self.data["T"] - self.inlet.T_in) / (self.inlet.T_b - self.inlet.T_in))[self.used]
+
+    def _data_middle(self) -> float:
+        """Where the data put theta = 1/2 (interpolated in the observations sorted by theta)."""
+        order = np.argsort(self.theta_obs)
+        return float(np.interp(0.5, self.theta_obs[order], self.data.x[self.used][order]))
 
     def kinetics(self, model: FlameCH4Model) -> tuple:
         return model.unknown("pre_exponential"), model.unknown("activation_energy")
-
-    def unknowns(self) -> dict[str, float]:
-        """A and E_a from their guesses; the offset where the data put theta = 1/2."""
-        middle = float(np.interp(0.5, *self._monotone(self.theta_obs, self.data.x[self.used])))
-        return {**self.initial, "offset": middle}
-
-    @staticmethod
-    def _monotone(theta: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(theta)
-        return theta[order], x[order]
 
     def positions(self, model: FlameCH4Model, theta: torch.Tensor) -> torch.Tensor:
         """x(theta) - x(1/2) = delta int_{t(1/2)}^{t(theta)} (dtheta/dt) / q dt, Gauss-Legendre."""
@@ -124,12 +130,14 @@ class FreeFlameCH4Inverse(NoisyData, FreeFlameCH4):
         slope = STRETCH * (1.0 - t) ** (STRETCH - 1) / q
         return self.delta * half * (slope @ weights)
 
-    def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        terms = super().loss_terms(model, batch, stage)
-        like = batch["t"]
+    def data_terms(self, model: FlameCH4Model, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The species at the observed temperature and the temperature at the observed position
+        (see the module docstring)."""
         as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
+        used = self.used
         theta = as_t(self.theta_obs)
-        x_obs, T_obs, Y_obs = (as_t(v[self.used]) for v in (self.data.x, self.data.T, self.data.Y))
+        x_obs, T_obs = as_t(self.data.x[used]), as_t(self.data["T"][used])
+        Y_obs = as_t(np.stack([self.data[f"Y_{k}"][used] for k in MAJOR_SPECIES], axis=-1))
         t = 1.0 - (1.0 - theta) ** (1.0 / STRETCH)
         state, state_t = self._with_derivative(model, t)
         _, Y, q = self._split(state)
@@ -138,19 +146,12 @@ class FreeFlameCH4Inverse(NoisyData, FreeFlameCH4):
         slope = state_t[:, 1:-1][:, columns] / state_t[:, :1]                  # dY_k / dtheta
         spread = torch.sqrt((Y_obs.abs() + 1e-3) ** 2 + (T_obs.unsqueeze(-1) * slope.detach() / rise) ** 2)
         scale = self.data_weight / (self.sigma * math.sqrt(theta.numel()))
-        terms["data_Y"] = ((Y[:, columns] - Y_obs) / spread * scale).reshape(-1)
         x = self.positions(model, theta) + model.unknown("offset")
-        terms["data_T"] = rise * q / self.delta * (x - x_obs) / T_obs * scale
-        return terms
+        return {"data_Y": ((Y[:, columns] - Y_obs) / spread * scale).reshape(-1),
+                "data_T": rise * q / self.delta * (x - x_obs) / T_obs * scale}
+
+    def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
+        return {**super().loss_terms(model, batch, stage), **self.data_terms(model, batch["t"])}
 
     def observables(self, model: FlameCH4Model) -> dict[str, torch.Tensor]:
-        return {**super().observables(model),
-                "A": model.unknown("pre_exponential").detach(),
-                "E_a": (model.unknown("activation_energy") / KILO).detach()}
-
-    def inferred(self, model: FlameCH4Model) -> dict[str, tuple[float, float]]:
-        """name: (inferred, true), E_a in J/mol (s_L's truth is the reference's, added by the evaluator)."""
-        return {"pre_exponential": (float(model.unknown("pre_exponential").detach()), self.truth["pre_exponential"]),
-                "activation_energy": (float(model.unknown("activation_energy").detach()) / KILO,
-                                      self.truth["activation_energy"] / KILO)}
-
+        return {**super().observables(model), **self.unknown_observables(model)}

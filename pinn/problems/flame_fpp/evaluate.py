@@ -1,4 +1,5 @@
-"""Compare a trained flame model with the converged finite-difference reference (pinn.reference.flame)."""
+"""The converged finite-difference reference of flame_fpp (pinn.reference.flame) and the evaluation
+of a trained model against it."""
 
 from __future__ import annotations
 
@@ -9,32 +10,15 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
-from pinn.problems.flame_fpp.problem import FlameModel, FreelyPropagatingFlame
+from pinn.numerics.quadrature import relative_l2
+from pinn.problems.inverse import inverse_results
 from pinn.reference import flame as reference
-from pinn.status import Check, Criteria, finite_check, optimizer_check, record, reference_check
+from pinn.status import Criteria, field_checks, record
 
 log = logging.getLogger("pinn")
 
-RESIDUAL_LIMIT = 1e-2  # rms relative residual above which the equations are not solved
 
-
-def flame_checks(name: str, value: float, ref: float, ref_error: float, rms: float, fields: dict[str, Any],
-                 source: str, criteria: Criteria, residual_limit: float = RESIDUAL_LIMIT) -> list[Check]:
-    """The evidence of a flame run (see pinn.status): finite fields, the rms relative residual of
-    the equations on points the optimizer never saw below `residual_limit`, the eigenvalue within
-    the tolerance of the reference, and the eigenvalue and unknowns settled in the last phase."""
-    solved = rms <= residual_limit
-    return [
-        finite_check({name: value, "residual": rms, **fields}),
-        Check("estimate", bool(solved), f"the rms relative residual {rms:.1e} " + (
-            f"is within {residual_limit:g}" if solved else
-            f"exceeds {residual_limit:g}: the network has not solved the equations (more steps, or a wider network)")),
-        reference_check([name], [value], [ref], [abs(value / ref - 1.0)], [ref_error], criteria.tolerance, source),
-        optimizer_check(criteria.final, criteria.tolerance),
-    ]
-
-
-def flame_reference(problem: FreelyPropagatingFlame) -> reference.ConvergedFlame:
+def flame_reference(problem) -> reference.ConvergedFlame:
     """The converged reference; warns when the domain end moves s_L noticeably (see `domain_effect`)."""
     try:
         ref = reference.solve_converged(reference.FlameParameters(**problem.parameters))
@@ -55,23 +39,12 @@ def domain_effect(ref: reference.ConvergedFlame) -> float:
     return abs(ref.shooting_s / ref.s - 1.0)
 
 
-def relative_l2(values: np.ndarray, ref: np.ndarray, x: np.ndarray, offset: float = 0.0) -> float:
-    """||values - ref|| / ||ref - offset|| in L2 over x (trapezoid rule)."""
-    num = _trapezoid((values - ref) ** 2, x)
-    den = _trapezoid((ref - offset) ** 2, x)
-    return float(np.sqrt(num / den)) if den > 0 else float("nan")
-
-
-def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
-    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
-
-
-def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel, criteria: Criteria,
-                   ref: reference.ConvergedFlame | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics (s_L against the Richardson-extrapolated reference, field errors) and arrays to save.
+def evaluate_flame(problem, model, criteria: Criteria,
+                   ref: reference.ConvergedFlame) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics (s_L against the Richardson-extrapolated reference, field errors) and arrays to save
+    of a FreelyPropagatingFlame's FlameModel.
 
     The T error is relative to the temperature rise: ||T - T_ref|| / ||T_ref - T_in||."""
-    ref = ref if ref is not None else flame_reference(problem)
     p = reference.FlameParameters(**problem.parameters)
     fd = ref.finest
     step = max(1, (fd.x.size - 1) // 4000)
@@ -107,14 +80,10 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel, criteria:
         "domain_effect": domain_effect(ref),
     }
     rms = metrics["residual_rms"][0]
-    record(metrics, flame_checks("s_L", s, ref.s, ref.error_estimate, rms, fields,
+    record(metrics, field_checks("s_L", s, ref.s, ref.error_estimate, rms, fields,
                                  "finite-difference (Richardson)", criteria))
-    if model.unknown_names:
-        truth = {"s_L": ref.s, **{name: problem.parameters[name] for name in model.unknown_names}}
-        inferred = {"s_L": s, **{name: float(model.unknown(name).detach()) for name in model.unknown_names}}
-        metrics["inferred"] = {name: {"value": inferred[name], "true": truth[name],
-                                      "relative_error": abs(inferred[name] / truth[name] - 1.0)} for name in truth}
-        metrics["observations"] = problem.data.source
+    inverse, observations = inverse_results(problem, model, ("s_L", s, ref.s, "m/s"))
+    metrics.update(inverse)
     arrays = {
         "x": x,
         **{name: value for name, value in fields.items()},
@@ -125,6 +94,4 @@ def evaluate_flame(problem: FreelyPropagatingFlame, model: FlameModel, criteria:
         "eigenvalues": np.array([s]),
         "reference_eigenvalues": np.array([ref.s]),
     }
-    if model.unknown_names:
-        arrays.update(obs_x=problem.data.x, obs_T=problem.data.T, obs_u=problem.data.u)
-    return metrics, arrays
+    return metrics, {**arrays, **observations}

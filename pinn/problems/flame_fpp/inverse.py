@@ -26,17 +26,17 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
-from pinn.numerics.nets import MLP
-from pinn.problems.inverse import MAX_OBSERVATIONS, Observations, read_csv, synthesize
-from pinn.problems.base import NoisyData, check_count, check_number
+from pinn.problems.base import check_number
 from pinn.problems.flame_fpp.problem import FlameModel, FreelyPropagatingFlame
+from pinn.problems.inverse import InverseProblem, ObservedField, Unknown
 from pinn.problems.registry import register
+from pinn.reference import flame as reference
 
-UNKNOWNS = ("conductivity", "activation_energy")
+UNITS = {"conductivity": "W/m/K", "activation_energy": "J/mol"}
 
 
 @register("flame_fpp_inverse")
-class FlameInverse(NoisyData, FreelyPropagatingFlame):
+class FlameInverse(InverseProblem, FreelyPropagatingFlame):
     def __init__(self, phi: float = 0.42, T_in: float = 298.0, pressure: float = 101325.0, L: float = 1.5e-3,
                  inlet_gradient: float = 1.0e5, conductivity: float = 0.026, cp: float = 1000.0,
                  heat_release: float = 5.0e7, molar_mass: float = 28.97e-3, pre_exponential: float = 1.4e8,
@@ -46,44 +46,45 @@ class FlameInverse(NoisyData, FreelyPropagatingFlame):
                  data_weight: float = 0.1):
         super().__init__(phi, T_in, pressure, L, inlet_gradient, conductivity, cp, heat_release, molar_mass,
                          pre_exponential, activation_energy, reaction_order)
-        self.n_observations = check_count("n_observations", n_observations, low=3, high=MAX_OBSERVATIONS)
-        self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
-        self.noise_seed = check_count("noise_seed", noise_seed, low=0, high=2**32 - 1)
+        self.check_inverse(n_observations, noise, noise_seed, data_weight, observations)
         self.initial = {
             "conductivity": check_number("initial_conductivity", initial_conductivity, low=0.0, what="starting guess"),
             "activation_energy": check_number("initial_activation_energy", initial_activation_energy, low=0.0,
                                               what="starting guess"),
         }
-        self.data_weight = check_number("data_weight", data_weight, low=0.0)
-        if observations is None:
-            self.data = synthesize(self.parameters, self.n_observations, self.noise, self.noise_seed)
-        else:
-            self.data = read_csv(observations, self.physics.L)
-        self.sigma = max(self.noise, 0.005)
+        self.read_observation_file()
 
-    def speed_from_data(self, data: Observations) -> float:
-        estimate = float(np.median(data.u * self.physics.T_in / data.T))
+    # ----- the inverse layer's declarations ------------------------------------------------------
+    def unknown_parameters(self) -> list[Unknown]:
+        return [Unknown(name, self.initial[name], self.parameters[name], UNITS[name]) for name in self.initial]
+
+    def observed_fields(self) -> list[ObservedField]:
+        return [ObservedField("T", "K", log=True), ObservedField("u", "m/s", log=True)]
+
+    def observation_domain(self) -> tuple[float, float]:
+        return (0.0, self.physics.L)
+
+    def exact_observations(self, ref: reference.ConvergedFlame, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """T and u of the converged reference at `count` evenly spaced points of [0, L]."""
+        fd = ref.finest
+        x = np.linspace(0.0, self.physics.L, count)
+        T = np.interp(x, fd.x, fd.T)
+        return x, {"T": T, "u": reference.velocity(reference.FlameParameters(**self.parameters), T, ref.s)}
+
+    def predict(self, model: FlameModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        T = self.temperature_at(model, x)
+        return {"T": T, "u": self.physics.velocity(T, model.speed)}
+
+    # ----- training ------------------------------------------------------------------------------
+    def starting_speed(self) -> float:
+        """Read off the data: s ~ u T_in / T (the mass flux rho u = rho_in s, ideal gas)."""
+        estimate = float(np.median(self.data["u"] * self.physics.T_in / self.data["T"]))
         if not (math.isfinite(estimate) and estimate > 0):
             raise ConfigError("flame_fpp_inverse: the observations give no positive speed estimate u T_in / T")
         return estimate
 
-    def build_model(self, width: int, depth: int, activation: str) -> FlameModel:
-        net = MLP(1, 1, width, depth, activation)
-        with torch.no_grad():
-            net.layers[-1].weight.mul_(0.1)
-        return FlameModel(net, self.speed_from_data(self.data), self.initial)
-
     def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        terms = super().loss_terms(model, batch, stage)
-        param = batch["t"]
-        x, T_obs, u_obs = (torch.as_tensor(v, device=param.device, dtype=param.dtype)
-                           for v in (self.data.x, self.data.T, self.data.u))
-        T = self.temperature_at(model, x)
-        u = self.physics.velocity(T, model.speed)
-        scale = self.data_weight / (self.sigma * math.sqrt(x.numel()))
-        terms["data_T"] = torch.log(T / T_obs) * scale
-        terms["data_u"] = torch.log(u / u_obs) * scale
-        return terms
+        return {**super().loss_terms(model, batch, stage), **self.data_terms(model, batch["t"])}
 
     def observables(self, model: FlameModel) -> dict[str, torch.Tensor]:
-        return {**super().observables(model), **{name: model.unknown(name).detach() for name in UNKNOWNS}}
+        return {**super().observables(model), **self.unknown_observables(model)}

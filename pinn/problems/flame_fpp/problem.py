@@ -48,14 +48,15 @@ import torch
 from scipy.interpolate import CubicHermiteSpline
 from torch import nn
 
+from pinn.constants import GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
+from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss, graded
 
-GAS_CONSTANT = 8.3145  # J/mol/K, as in the FlamePINN-1D setup
 STRETCH = 4  # K in theta = 1 - (1 - eta)^K
 
 # name: (lowest, highest, what); the bounds are physical (a laboratory flame is far inside them) and
@@ -94,9 +95,7 @@ class FlameModel(nn.Module):
         self.log_gap = nn.Parameter(torch.tensor(-5.0, dtype=torch.float64))
         self.log_bend = nn.Parameter(torch.tensor(-9.0, dtype=torch.float64))
         self.unknown_names = tuple(unknowns or {})
-        for name, start in (unknowns or {}).items():
-            self.register_buffer(f"{name}_start", torch.tensor(float(start), dtype=torch.float64))
-            setattr(self, f"log_{name}", nn.Parameter(torch.zeros((), dtype=torch.float64)))
+        attach_unknowns(self, unknowns or {})
 
     @property
     def speed(self) -> torch.Tensor:
@@ -108,7 +107,7 @@ class FlameModel(nn.Module):
         return torch.exp(self.log_gap)
 
     def unknown(self, name: str) -> torch.Tensor:
-        return getattr(self, f"{name}_start") * torch.exp(getattr(self, f"log_{name}"))
+        return unknown_value(self, name)
 
     def value(self, name: str, known: float):
         """The trained value of a physical parameter if it is unknown, else the known one."""
@@ -133,7 +132,7 @@ class FlameEquations:
 
     @property
     def R_g(self) -> float:
-        return GAS_CONSTANT / self.molar_mass
+        return GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN / self.molar_mass
 
     @property
     def rho_in(self) -> float:
@@ -167,7 +166,7 @@ class FlameEquations:
         xp = torch if isinstance(T, torch.Tensor) else np
         rho = self.density(T, s)
         E_a = self.activation_energy if activation_energy is None else activation_energy
-        return (self.pre_exponential * xp.exp(-E_a / (GAS_CONSTANT * T))
+        return (self.pre_exponential * xp.exp(-E_a / (GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN * T))
                 * (rho * self.Y_in * burnt_fraction_left) ** self.reaction_order)
 
     def speed_estimate(self) -> float:
@@ -175,7 +174,7 @@ class FlameEquations:
         with the low-Mach density rho = rho_in T_in / T. Only a starting point (it is ~35% low here)."""
         T = np.linspace(self.T_in, self.T_max, 4001)
         left = (self.T_max - T) / self.rise
-        omega = (self.pre_exponential * np.exp(-self.activation_energy / (GAS_CONSTANT * T))
+        omega = (self.pre_exponential * np.exp(-self.activation_energy / (GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN * T))
                  * (self.rho_in * self.T_in / T * self.Y_in * left) ** self.reaction_order)
         integral = float(np.sum(0.5 * (omega[1:] + omega[:-1]) * np.diff(T)))
         return math.sqrt(2.0 * self.conductivity * self.heat_release * integral) / (self.rho_in * self.cp * self.rise)
@@ -185,6 +184,7 @@ class FlameEquations:
 class FreelyPropagatingFlame(Problem):
     stages = ("solve", "domain_end")
     default_tolerance = 1e-4
+    report = "flame_fpp"
 
     def __init__(self, phi: float = 0.42, T_in: float = 298.0, pressure: float = 101325.0, L: float = 1.5e-3,
                  inlet_gradient: float = 1.0e5, conductivity: float = 0.026, cp: float = 1000.0,
@@ -211,6 +211,18 @@ class FreelyPropagatingFlame(Problem):
         self.s0 = s0
         self.exponent = p.reaction_order if p.reaction_order >= 1.0 else 0.5 * (1.0 + p.reaction_order)
 
+    def solve_reference(self):
+        """The converged finite-difference flame (Richardson); a flame that does not fit its domain
+        is a ConfigError here, before training."""
+        from pinn.problems.flame_fpp.evaluate import flame_reference
+
+        return flame_reference(self)
+
+    def evaluate(self, model, reference, criteria):
+        from pinn.problems.flame_fpp.evaluate import evaluate_flame
+
+        return evaluate_flame(self, model, criteria, reference)
+
     # ----- scales --------------------------------------------------------------------------------
     @property
     def gradient(self) -> float:
@@ -226,11 +238,19 @@ class FreelyPropagatingFlame(Problem):
         return p.heat_release * p.L**2 / ((p.conductivity if conductivity is None else conductivity) * p.rise)
 
     # ----- trial function ------------------------------------------------------------------------
+    def network(self, width: int, depth: int, activation: str) -> MLP:
+        """N(eta), starting as a small correction to the trial function's preheat and tail shape."""
+        return MLP(1, 1, width, depth, activation, output_scale=0.1)
+
+    def starting_speed(self) -> float:
+        return self.s0
+
+    def starts(self) -> dict[str, float]:
+        """Unknown physical parameters besides s_L and their starting values (none when forward)."""
+        return {}
+
     def build_model(self, width: int, depth: int, activation: str) -> FlameModel:
-        net = MLP(1, 1, width, depth, activation)
-        with torch.no_grad():
-            net.layers[-1].weight.mul_(0.1)
-        return FlameModel(net, self.s0)
+        return FlameModel(self.network(width, depth, activation), self.starting_speed(), self.starts())
 
     def phase_plane(self, model: FlameModel, t: torch.Tensor) -> PhasePlane:
         """theta, dtheta/dt, 1 - theta, q = dtheta/dxi and dq/dtheta at the collocation coordinate t.

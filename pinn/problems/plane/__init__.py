@@ -1,3 +1,3 @@
 """Two-dimensional Schrödinger problems on a rectangle: the box and the isotropic oscillator."""
 
-from pinn.problems.plane import problem  # noqa: F401  (importing registers the problems)
+from pinn.problems.plane import problem, report  # noqa: F401  (importing registers problems and report)

@@ -1,20 +1,30 @@
-"""Compare a trained two-dimensional model with the references (exact box levels, Richardson FD).
+"""The reference of a two-dimensional problem (exact box levels, Richardson FD) and the evaluation
+of a trained model against it.
 
 Degenerate levels are compared as subspaces: the PINN states of a level and the FD eigenvectors of
 that level, both on the FD grid, and the largest principal angle between their spans."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from scipy.linalg import subspace_angles
 
-from pinn.problems.wells.evaluate import eigen_checks, kato_temple_between
-from pinn.problems.plane.problem import PlaneModel, PlaneProblem
-from pinn.reference.plane import solve_richardson
-from pinn.status import Check, Criteria, record, relative
+from pinn.reference.plane import PlaneReference, solve_richardson
+from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, record, relative
+
+
+@dataclass(frozen=True)
+class Reference:
+    fd: PlaneReference           # n_states + 2 levels, so that a level cut by n_states is a group
+    exact: np.ndarray | None     # the exact levels where known (the box)
+
+
+def plane_reference(problem) -> Reference:
+    return Reference(solve_richardson(problem.potential, problem.bounds, problem.n_states + 2), problem.exact_levels())
 
 
 def level_groups(levels: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
@@ -28,11 +38,10 @@ def level_groups(levels: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
     return groups
 
 
-def evaluate_plane(problem: PlaneProblem, model: PlaneModel, criteria: Criteria) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics and arrays of a PlaneProblem's PlaneModel."""
     n = problem.n_states
-    extra = n + 2  # so that a level cut by n is recognised as a group
-    fd = solve_richardson(problem.potential, problem.bounds, extra)
-    exact = problem.exact_levels()
+    fd, exact = ref.fd, ref.exact
     reference = np.asarray(exact) if exact is not None else fd.eigenvalues[:n]
     source = "analytic" if exact is not None else "finite_difference"
     param = model.energy_raw

@@ -36,8 +36,7 @@ from torch import nn
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
-from pinn.training.optimizers import Deferred
-from pinn.problems.base import Problem, check_count, check_length, check_number, check_ratio, owners_by_state
+from pinn.problems.base import Deferred, Problem, check_count, check_length, check_number, check_ratio, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
 
@@ -67,6 +66,17 @@ class PlaneModel(nn.Module):
 class PlaneProblem(Problem):
     stages = tuple(STAGE_TERMS)
     default_tolerance = 1e-4
+    report = "plane"
+
+    def solve_reference(self):
+        from pinn.problems.plane.evaluate import plane_reference
+
+        return plane_reference(self)
+
+    def evaluate(self, model, reference, criteria):
+        from pinn.problems.plane.evaluate import evaluate_plane
+
+        return evaluate_plane(self, model, criteria, reference)
     envelope_rate: float = 0.0
 
     def __init__(self, n_states: int):

@@ -84,6 +84,19 @@ class SchrodingerProblem(Problem):
     symmetric: bool = True
     stages = tuple(STAGE_TERMS)
     default_tolerance = 1e-8
+    report = "wells"
+
+    def solve_reference(self):
+        """Exact eigenpairs where the potential has them, Richardson-extrapolated finite differences
+        always, for n_states and EXTRA_STATES more (pinn.problems.wells.evaluate)."""
+        from pinn.problems.wells.evaluate import EXTRA_STATES, schrodinger_reference
+
+        return schrodinger_reference(self, self.n_states + EXTRA_STATES)
+
+    def evaluate(self, model, reference, criteria):
+        from pinn.problems.wells.evaluate import evaluate_schrodinger
+
+        return evaluate_schrodinger(self, model, criteria, reference)
 
     def __init__(self, n_states: int = 1, weights: Mapping[str, float] | None = None):
         self.n_states = check_count("n_states", n_states, high=12, what="how many of the lowest states")

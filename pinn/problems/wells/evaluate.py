@@ -1,5 +1,5 @@
-"""Compare a trained Schrödinger model with the independent references (the only PINN module
-that imports pinn.reference, apart from run.py)."""
+"""The reference of a one-dimensional Schrödinger problem (exact roots where they exist, converged
+finite differences always) and the evaluation of a trained model against it."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from pinn.problems.wells.eigenproblem import EigenModel, SchrodingerProblem
 from pinn.reference import analytic
-from pinn.status import Check, Criteria, finite_check, optimizer_check, record, reference_check, relative
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
+from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, record, relative
 
 # extra reference states beyond the solved ones, to recognise a run that ended in a higher state
 EXTRA_STATES = 2
@@ -27,7 +26,7 @@ class Reference:
     fd: RichardsonResult
 
 
-def schrodinger_reference(problem: SchrodingerProblem, n_states: int) -> Reference:
+def schrodinger_reference(problem, n_states: int) -> Reference:
     """Exact eigenpairs where the problem names a known family, Richardson-extrapolated FD always."""
     a, b = problem.domain
     grid = np.linspace(a, b, 4001)
@@ -47,7 +46,7 @@ def schrodinger_reference(problem: SchrodingerProblem, n_states: int) -> Referen
     return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd)
 
 
-def weinstein_radius(problem: SchrodingerProblem, model: EigenModel, xq: np.ndarray, wq: np.ndarray,
+def weinstein_radius(problem, model, xq: np.ndarray, wq: np.ndarray,
                      psi_q: np.ndarray, norms: np.ndarray, rayleigh: np.ndarray) -> np.ndarray:
     """eta = ||(H - R) psi|| / ||psi|| per state, by the same composite Gauss quadrature.
 
@@ -72,70 +71,11 @@ def kato_temple(rayleigh: np.ndarray, radius: np.ndarray, levels: np.ndarray) ->
     return kato_temple_between(rayleigh, radius, below, above)
 
 
-def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | None]:
-    """Kato-Temple intervals: if (a, b) holds only one point E of the spectrum (of any multiplicity)
-    and a < R < b, then R - eta^2 / (b - R) <= E <= R + eta^2 / (R - a), with R the Rayleigh
-    quotient and eta = ||H psi - R psi|| / ||psi||. For the lowest level (a = -inf) E <= R by the
-    variational principle. Quadratic in the residual where Weinstein's interval is linear; None
-    where R is outside (a, b)."""
-    bounds: list[list[float] | None] = []
-    for R, eta, a, b in zip(rayleigh, radius, below, above):
-        if not a < R < b:
-            bounds.append(None)
-            continue
-        upper = R if a == -np.inf else R + eta**2 / (R - a)
-        bounds.append([float(R - eta**2 / (b - R)), float(upper)])
-    return bounds
-
-
-def eigen_checks(energies: np.ndarray, rayleigh: np.ndarray, radius: np.ndarray,
-                 kato: Sequence[list[float] | None], references: Sequence[float], reference_errors: Sequence[float],
-                 source: str, scale: float, criteria: Criteria, misplaced: Sequence[int] = ()) -> list[Check]:
-    """The evidence of an eigenproblem run, state by state (see pinn.status):
-
-    * finite: E, the Rayleigh quotient R and the Weinstein radius eta of every state;
-    * estimate (reference-free): |E - R| within the tolerance, the trained eigenvalue agreeing with
-      the quotient of its own wavefunction on an accurate rule (not the training nodes);
-    * bound: the Kato-Temple interval exists (R lies between the neighbouring levels);
-    * containment: the Weinstein and Kato-Temple intervals contain the reference, widened by its own
-      error estimate and 64 rounding units;
-    * reference: |E - E_ref| within the tolerance;
-    * optimizer: the eigenvalues settled in the last phase (pinn.status.optimizer_check).
-
-    States found on another level (`misplaced`, a `state` check of the caller) are left out of the
-    bound and containment checks: their intervals surround that other level, as they should."""
-    n = len(energies)
-    floor = 1e-12 * scale
-    checks = [finite_check({"E": energies, "Rayleigh quotients": rayleigh, "Weinstein radii": radius})]
-    loose = [f"state {j} is not converged: E = {energies[j]:.10g} and its Rayleigh quotient {rayleigh[j]:.10g} "
-             f"differ by {relative(energies[j], rayleigh[j], floor):.1e} (tolerance {criteria.tolerance:.2g})"
-             for j in range(n) if not relative(energies[j], rayleigh[j], floor) <= criteria.tolerance]
-    checks.append(Check("estimate", not loose, "; ".join(loose) or "each E agrees with its Rayleigh quotient"))
-    placed = [j for j in range(n) if j not in misplaced]
-    missing = [j for j in placed if kato[j] is None or not np.all(np.isfinite(kato[j]))]
-    checks.append(Check("bound", not missing,
-                        f"no Kato-Temple bound for state(s) {missing}: the Rayleigh quotient is not between the "
-                        "neighbouring levels" if missing else "Kato-Temple bounds computed"))
-    outside = []
-    for j in placed:
-        slack = abs(reference_errors[j]) + 64 * np.finfo(float).eps * abs(references[j])
-        for name, interval in (("Weinstein", [rayleigh[j] - radius[j], rayleigh[j] + radius[j]]), ("Kato-Temple", kato[j])):
-            if interval is not None and not (interval[0] - slack <= references[j] <= interval[1] + slack):
-                outside.append(f"the {name} interval [{interval[0]:.10g}, {interval[1]:.10g}] of state {j} "
-                               f"does not contain the reference {references[j]:.10g}")
-    checks.append(Check("containment", not outside, "; ".join(outside) or "every interval contains its reference"))
-    errors = [relative(energies[j], references[j], floor) for j in range(n)]
-    checks.append(reference_check([f"E{j}" for j in range(n)], energies, references, errors, reference_errors,
-                                  criteria.tolerance, source))
-    checks.append(optimizer_check(criteria.final, criteria.tolerance, {f"E{j}": floor for j in range(n)}))
-    return checks
-
-
-def evaluate_schrodinger(problem: SchrodingerProblem, model: EigenModel, criteria: Criteria,
+def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
                          n_grid: int = 2001) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics (eigenvalues, errors, Rayleigh quotients, state identification) and arrays to save."""
+    """Metrics (eigenvalues, errors, Rayleigh quotients, state identification) and arrays to save
+    of a SchrodingerProblem's EigenModel."""
     n = problem.n_states
-    ref = schrodinger_reference(problem, n + EXTRA_STATES)
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
 

@@ -1,0 +1,35 @@
+"""Lines of the printed summary that several report kinds share."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def eigenvalue_line(metrics: Mapping[str, Any]) -> str:
+    """The one eigenvalue of a field problem (metrics' `eigenvalue_name` and `eigenvalue_unit`)
+    against its reference."""
+    (value,), (ref,), (err,) = metrics["eigenvalues"], metrics["reference_eigenvalues"], metrics["relative_errors"]
+    name, unit = metrics["eigenvalue_name"], metrics["eigenvalue_unit"]
+    return (f"  {name} = {value:.10g} {unit}   reference = {ref:.10g} {unit} ({metrics['reference_source']}, "
+            f"error estimate {metrics['reference_error_estimate']:.1e})   relative error = {err:.2e}")
+
+
+def field_errors_line(metrics: Mapping[str, Any]) -> str:
+    fields = "   ".join(f"{k} {v:.2e}" for k, v in metrics["field_l2_errors"].items())
+    return f"  relative L2 field errors: {fields}"
+
+
+def inferred_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """One line per inferred quantity of an inverse run (metrics' `inferred` block)."""
+    lines = []
+    for name, item in (metrics.get("inferred") or {}).items():
+        unit = f" {item['unit']}" if item.get("unit") else ""
+        line = f"  inferred {name} = {item['value']:.8g}{unit}"
+        if item.get("true") is not None:
+            line += f"   true = {item['true']:.8g}{unit}   relative error = {item['relative_error']:.2e}"
+        lines.append(line)
+    return lines
+
+
+def field_summary(metrics: Mapping[str, Any]) -> list[str]:
+    return [eigenvalue_line(metrics), field_errors_line(metrics), *inferred_lines(metrics)]

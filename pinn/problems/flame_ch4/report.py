@@ -1,0 +1,37 @@
+"""The reports of the CH4/air flames: T, u (and V) and the major species against Cantera's (with the
+observations of an inverse run), the temperature error and the residual against the collocation
+coordinate, the losses and the error of the eigenvalue (s_L, Lambda) against step. The free flame
+is shown around its flame zone, the counterflow flame across the whole gap."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from pinn.io.figures import eigenvalue_history_figure, field_error_figure, fields_figure, losses_figure
+from pinn.io.summary import field_summary
+from pinn.problems.registry import Report, register_report
+
+SPECIES_PANELS = (("Y_CH4", "Y CH4"), ("Y_O2", "Y O2"), ("Y_CO2", "Y CO2"), ("Y_H2O", "Y H2O"))
+FREE_PANELS = (("T", "T (K)"), ("u", "u (m/s)"), *SPECIES_PANELS)
+COUNTERFLOW_PANELS = (*FREE_PANELS, ("V", "spread rate V = v / r (1/s)"))
+
+
+def free_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
+                 solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
+    return {"fields": fields_figure(solution, FREE_PANELS, metrics),
+            "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_b - T_in)"),
+            "losses": losses_figure(history, metrics), "flame_speed": eigenvalue_history_figure(history, metrics)}
+
+
+def counterflow_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
+                        solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
+    return {"fields": fields_figure(solution, COUNTERFLOW_PANELS, metrics, window=False),
+            "error": field_error_figure(solution, "s", "mapped coordinate s"),
+            "losses": losses_figure(history, metrics), "flame_speed": eigenvalue_history_figure(history, metrics)}
+
+
+FREE = register_report(Report("flame_ch4", free_figures, field_summary))
+COUNTERFLOW = register_report(Report("flame_counterflow", counterflow_figures, field_summary))

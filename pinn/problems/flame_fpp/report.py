@@ -1,0 +1,27 @@
+"""The report of a flame_fpp run: T, u, Y_F and omega against the reference (with the observations
+of an inverse run), the temperature error and the residual in the phase plane, the losses and the
+error of s_L against step."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from pinn.io.figures import eigenvalue_history_figure, field_error_figure, fields_figure, losses_figure
+from pinn.io.summary import field_summary
+from pinn.problems.registry import Report, register_report
+
+PANELS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"),
+          ("omega", "reaction rate omega (kg/m^3/s)"))
+
+
+def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
+            solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
+    return {"fields": fields_figure(solution, PANELS, metrics),
+            "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_max - T_in)"),
+            "losses": losses_figure(history, metrics), "flame_speed": eigenvalue_history_figure(history, metrics)}
+
+
+REPORT = register_report(Report("flame_fpp", figures, field_summary))
