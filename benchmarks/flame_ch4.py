@@ -14,26 +14,15 @@ errors reported.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
 import logging
-import tempfile
 import time
 
-from pinn.config import compose_config
-from pinn.run import run
+import harness
+
 
 PHIS = (0.6, 0.8, 1.0, 1.2, 1.4)
 SPECIES = ("CH4", "O2", "CO2", "H2O")
 NOISES = (0.0, 0.01, 0.02)
-
-
-def _run(overrides: list[str], args) -> dict:
-    overrides = overrides + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
-                             "trainer.progress=none"] + args.extra
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        return run(compose_config(overrides), out_dir=tmp)
 
 
 def inverse(args) -> None:
@@ -42,23 +31,18 @@ def inverse(args) -> None:
     print(header)
     print("-" * len(header))
     for noise in args.noise:
-        m = _run(["problem=flame_ch4_inverse", f"problem.noise={noise}"], args)
+        m = harness.run_case(["problem=flame_ch4_inverse", f"problem.noise={noise}"], args)
         cells = " ".join(f"{m['inferred'][k]['value']:>11.6g} {m['inferred'][k]['relative_error']:>8.1e}"
                          for k in ("s_L", "pre_exponential", "activation_energy"))
         print(f"{noise:>6.3f} {cells} {m['residual_rms'][0]:>8.1e} {m['train_seconds']:>7.0f} {m['status']}", flush=True)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(__doc__)
     parser.add_argument("--phi", type=float, nargs="+", default=PHIS)
     parser.add_argument("--inverse", action="store_true", help="the inverse problem at noise 0, 1%%, 2%%")
     parser.add_argument("--noise", type=float, nargs="+", default=NOISES, help="--inverse: these noise levels")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
-    args = parser.parse_args()
-    logging.getLogger("pinn").setLevel(logging.ERROR)
+    args = harness.parse(parser, logging.ERROR)
     if args.inverse:
         inverse(args)
         return 0
@@ -69,7 +53,7 @@ def main() -> int:
     worst = 0.0
     for phi in args.phi:
         start = time.perf_counter()
-        m = _run(["problem=flame_ch4", f"problem.phi={phi}"], args)
+        m = harness.run_case(["problem=flame_ch4", f"problem.phi={phi}"], args)
         total = time.perf_counter() - start
         errors = m["field_l2_errors"]
         worst = max(worst, m["relative_errors"][0])

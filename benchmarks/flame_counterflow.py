@@ -11,26 +11,15 @@ CounterflowPremixedFlame (its seconds in `ref s`), then the training (`train s`)
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
 import logging
-import tempfile
 import time
 
-from pinn.config import compose_config
-from pinn.run import run
+import harness
+
 
 CASES = ((0.8, 1.0, 1.0), (0.6, 1.0, 1.0), (0.8, 2.0, 2.0), (0.8, 1.0, 0.5))
 SPECIES = ("CH4", "O2", "CO2", "H2O")
 NOISES = (0.0, 0.01, 0.02)
-
-
-def _run(overrides: list[str], args) -> dict:
-    overrides = overrides + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
-                             "trainer.progress=none"] + args.extra
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        return run(compose_config(overrides), out_dir=tmp)
 
 
 def _case(text: str) -> tuple[float, float, float]:
@@ -44,7 +33,7 @@ def inverse(args) -> None:
     print(header)
     print("-" * len(header))
     for noise in args.noise:
-        m = _run(["problem=flame_counterflow_inverse", f"problem.noise={noise}"], args)
+        m = harness.run_case(["problem=flame_counterflow_inverse", f"problem.noise={noise}"], args)
         cells = " ".join(f"{m['inferred'][k]['value']:>11.6g} {m['inferred'][k]['relative_error']:>8.1e}"
                          for k in ("Lambda", "activation_energy"))
         print(f"{noise:>6.3f} {cells} {m['field_l2_errors']['T']:>8.1e} {m['residual_rms'][0]:>8.1e} "
@@ -52,16 +41,11 @@ def inverse(args) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(__doc__)
     parser.add_argument("--case", type=_case, nargs="+", default=CASES, help="phi,u_reactants,u_products")
     parser.add_argument("--inverse", action="store_true", help="the inverse problem at noise 0, 1%%, 2%%")
     parser.add_argument("--noise", type=float, nargs="+", default=NOISES, help="--inverse: these noise levels")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
-    args = parser.parse_args()
-    logging.getLogger("pinn").setLevel(logging.ERROR)
+    args = harness.parse(parser, logging.ERROR)
     if args.inverse:
         inverse(args)
         return 0
@@ -72,7 +56,7 @@ def main() -> int:
     print("-" * len(header))
     for phi, u_r, u_p in args.case:
         start = time.perf_counter()
-        m = _run(["problem=flame_counterflow", f"problem.phi={phi}", f"problem.u_reactants={u_r}",
+        m = harness.run_case(["problem=flame_counterflow", f"problem.phi={phi}", f"problem.u_reactants={u_r}",
                   f"problem.u_products={u_p}"], args)
         total = time.perf_counter() - start
         e = m["field_l2_errors"]

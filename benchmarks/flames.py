@@ -12,15 +12,10 @@ inverse at 2% noise: s_L within 0.5%, conductivity and activation energy within 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
 import logging
-import tempfile
 
-from pinn.config import compose_config
+import harness
 from pinn.reference import flame as F
-from pinn.run import run
 
 GRID = [(phi, T_in) for T_in in (298.0, 400.0) for phi in (0.38, 0.42, 0.46, 0.50)]
 NOISES = (0.0, 0.005, 0.01, 0.02)
@@ -34,7 +29,7 @@ def forward(args) -> None:
     print("-" * len(header))
     worst = 0.0
     for phi, T_in in cases:
-        m = _run(["problem=flame_fpp", f"problem.phi={phi}", f"problem.T_in={T_in}"], args)
+        m = harness.run_case(["problem=flame_fpp", f"problem.phi={phi}", f"problem.T_in={T_in}"], args)
         worst = max(worst, m["relative_errors"][0])
         print(f"{phi:>5.2f} {T_in:>6.0f} {m['eigenvalues'][0]:>14.10f} {m['reference_eigenvalues'][0]:>14.10f} "
               f"{m['relative_errors'][0]:>9.1e} {m['field_l2_errors']['T']:>9.1e} {m['field_l2_errors']['u']:>9.1e} "
@@ -60,7 +55,7 @@ def inverse(args) -> None:
     print(header)
     print("-" * len(header))
     for noise in NOISES:
-        m = _run(["problem=flame_fpp_inverse", f"problem.noise={noise}"], args)
+        m = harness.run_case(["problem=flame_fpp_inverse", f"problem.noise={noise}"], args)
         inferred = m["inferred"]
         cells = []
         for key in ("s_L", "conductivity", "activation_energy"):
@@ -68,23 +63,11 @@ def inverse(args) -> None:
         print(f"{noise:>6.3f} {cells[0]} {cells[1]:>22} {cells[2]} {m['train_seconds']:>8.1f} {m['status']}", flush=True)
 
 
-def _run(case: list[str], args) -> dict:
-    overrides = case + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
-                        "trainer.progress=none"] + args.extra
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        return run(compose_config(overrides), out_dir=tmp)
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="the default flame only")
     parser.add_argument("--inverse", action="store_true", help="the inverse problem instead")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
-    args = parser.parse_args()
-    logging.getLogger("pinn").setLevel(logging.ERROR)
+    args = harness.parse(parser, logging.ERROR)
     if args.inverse:
         inverse(args)
         return 0

@@ -15,16 +15,10 @@ level.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import logging
 import math
 import sys
-import tempfile
 
-from pinn.config import compose_config
-from pinn.run import run
+import harness
 
 ONE_D = [
     ["problem=infinite_well"],
@@ -44,17 +38,12 @@ TWO_D = [
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(__doc__)
     parser.add_argument("--states", type=int, default=3)
     parser.add_argument("--only-1d", action="store_true")
     parser.add_argument("--only-2d", action="store_true")
     parser.add_argument("--problem", help="only the rows of this problem")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="extra overrides applied to every run")
-    args = parser.parse_args()
-    logging.getLogger("pinn").setLevel(logging.WARNING)
+    args = harness.parse(parser)
     cases = ([] if args.only_2d else ONE_D) + ([] if args.only_1d else TWO_D)
     cases = [c for c in cases if args.problem is None or c[0] == f"problem={args.problem}"]
     header = (f"{'problem':<15} {'parameters':<30} {'n':>2} {'E':>17} {'E_ref':>17} {'rel.err':>9} "
@@ -63,11 +52,7 @@ def main() -> int:
     print("-" * len(header))
     worst: dict[str, float] = {}
     for case in cases:
-        overrides = case + [f"problem.n_states={args.states}", f"device={args.device}", f"dtype={args.dtype}",
-                            f"seed={args.seed}", "trainer.progress=none"] + args.extra
-        cfg = compose_config(overrides)
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            m = run(cfg, out_dir=tmp)
+        m = harness.run_case(case + [f"problem.n_states={args.states}"], args)
         params = " ".join(o.split(".", 1)[1] for o in case[1:]) or "defaults"
         angles = _angles_by_state(m)
         kato = m.get("eigenvalue_bounds_kato_temple", [None] * args.states)
@@ -75,8 +60,8 @@ def main() -> int:
             ref, err = m["reference_eigenvalues"][j], m["relative_errors"][j]
             kind = "2D excited" if "levels" in m and j > 0 else ("2D ground" if "levels" in m else "1D")
             worst[kind] = max(worst.get(kind, 0.0), err)
-            print(f"{cfg.problem.name:<15} {params:<30} {j:>2} {m['eigenvalues'][j]:>17.11g} {ref:>17.11g} "
-                  f"{err:>9.1e} {_width(m['eigenvalue_bounds'][j], ref):>8.1e} {_width(kato[j], ref):>8.1e} "
+            print(f"{m['problem']:<15} {params:<30} {j:>2} {m['eigenvalues'][j]:>17.11g} {ref:>17.11g} "
+                  f"{err:>9.1e} {harness.relative_width(m['eigenvalue_bounds'][j], ref):>8.1e} {harness.relative_width(kato[j], ref):>8.1e} "
                   f"{angles[j]:>8.1e} {m['train_seconds']:>8.1f} {m['status']}", flush=True)
     for kind, value in worst.items():
         print(f"worst relative error, {kind}: {value:.1e}")
@@ -90,11 +75,6 @@ def _angles_by_state(metrics: dict) -> list[float]:
         for j in level:
             out[j] = angle
     return out
-
-
-def _width(bounds, reference: float) -> float:
-    """Width of a certified interval relative to |E_ref| (NaN where none could be formed)."""
-    return math.nan if bounds is None else (bounds[1] - bounds[0]) / abs(reference)
 
 
 if __name__ == "__main__":

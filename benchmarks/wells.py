@@ -11,15 +11,9 @@ temporary directory. Targets (issue: core): relative eigenvalue error <= 1e-6, p
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import logging
 import sys
-import tempfile
 
-from pinn.config import compose_config
-from pinn.run import run
+import harness
 
 DEFAULTS = [
     ["problem=infinite_well"],
@@ -46,14 +40,9 @@ VARIANTS = [
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="only the three default problems")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float64")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="extra overrides applied to every row")
-    args = parser.parse_args()
-    logging.getLogger("pinn").setLevel(logging.WARNING)
+    args = harness.parse(parser)
     cases = DEFAULTS + ([] if args.quick else VARIANTS)
     header = (f"{'problem':<15} {'parameters':<42} {'E':>18} {'E_ref':>18} {'rel.err':>9} {'RQ err':>9} {'psi L2':>9} "
               f"{'Wein.w':>8} {'K-T w':>8} {'train s':>8} status")
@@ -61,26 +50,17 @@ def main() -> int:
     print("-" * len(header))
     worst = 0.0
     for case in cases:
-        overrides = case + [f"device={args.device}", f"dtype={args.dtype}", f"seed={args.seed}",
-                            "trainer.progress=none"] + args.extra
-        cfg = compose_config(overrides)
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            m = run(cfg, out_dir=tmp)
+        m = harness.run_case(case, args)
         params = " ".join(o.split(".", 1)[1] for o in case[1:]) or "defaults"
         E, ref = m["eigenvalues"][0], m["reference_eigenvalues"][0]
         worst = max(worst, m["relative_errors"][0])
-        print(f"{cfg.problem.name:<15} {params:<42} {E:>18.12g} {ref:>18.12g} {m['relative_errors'][0]:>9.1e} "
+        print(f"{m['problem']:<15} {params:<42} {E:>18.12g} {ref:>18.12g} {m['relative_errors'][0]:>9.1e} "
               f"{m['rayleigh_relative_errors'][0]:>9.1e} {m['wavefunction_l2_errors'][0]:>9.1e} "
-              f"{_relative_width(m['eigenvalue_bounds'][0], ref):>8.1e} "
-              f"{_relative_width(m['eigenvalue_bounds_kato_temple'][0], ref):>8.1e} "
+              f"{harness.relative_width(m['eigenvalue_bounds'][0], ref):>8.1e} "
+              f"{harness.relative_width(m['eigenvalue_bounds_kato_temple'][0], ref):>8.1e} "
               f"{m['train_seconds']:>8.1f} {m['status']}", flush=True)
     print(f"worst relative eigenvalue error: {worst:.1e}")
     return 0
-
-
-def _relative_width(bounds, reference: float) -> float:
-    """Width of a certified interval relative to |E_ref| (NaN where none could be formed)."""
-    return float("nan") if bounds is None else (bounds[1] - bounds[0]) / abs(reference)
 
 
 if __name__ == "__main__":

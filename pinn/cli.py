@@ -239,8 +239,8 @@ def main() -> None:
         print(help_text())
         return
     if not CONFIG_DIR.is_dir():
-        print(f"error: config directory {CONFIG_DIR} is missing; install pinn from its source tree "
-              "with `pip install -e .`", file=sys.stderr)
+        print(f"error: config directory {CONFIG_DIR} is missing; reinstall pinn (pip install <wheel>, or "
+              "pip install -e . in its source tree)", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     argv = resume_arguments(sys.argv[1:])
     problem = argv if isinstance(argv, str) else preflight(argv)

@@ -17,7 +17,15 @@ from pinn.numerics.nets import ACTIVATIONS
 from pinn.training.threads import check_setting as check_threads
 from pinn.training.trainer import Phase
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+def _config_dir() -> Path:
+    """The configs: inside the installed package (a wheel carries them as pinn/conf), or the
+    top-level conf/ of a source checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "conf"
+    return installed if installed.is_dir() else package.parent / "conf"
+
+
+CONFIG_DIR = _config_dir()
 TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger", "tolerance", "threads"}
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 

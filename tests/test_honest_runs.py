@@ -12,7 +12,7 @@ import torch
 from pinn.training import threads
 from pinn.errors import ConfigError, DivergenceError
 from pinn.io.rundir import RunDirectory
-from pinn.status import Check, Criteria, decide, effective_tolerance, optimizer_check
+from pinn.status import Check, decide, effective_tolerance, optimizer_check
 
 from conftest import run_cli
 

@@ -16,7 +16,8 @@ with molar h_k and omega_k, mass-specific cp_k, and the diffusive fluxes
     j_k = -rho (W_k / W_mix) D_km X_k' + Y_k sum_j rho (W_j / W_mix) D_jm X_j'
 
 (the correction velocity makes the fluxes sum to zero). The derivatives in x are inputs: a PINN
-differentiates its fields, a test differences Cantera's solution.
+differentiates its fields (flame_ch4 through its phase plane, flame_counterflow through its learnt
+map), a test differences Cantera's solution; both evaluate these same functions.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def heat_flux(props: GasProperties, T: torch.Tensor, Y: torch.Tensor, dT: torch.
     return -props.conductivity(T, props.mole_fractions(Y)) * dT
 
 
-def residuals(props: GasProperties, p, m, T, dT, Y, dY, j, div_j, div_q) -> tuple[torch.Tensor, torch.Tensor]:
-    """(species residuals (N, K) in kg / m^3 / s, energy residual (N,) in W / m^3)."""
-    omega = props.net_production_rates(T, p, Y)
+def residuals(props: GasProperties, m, T, dT, Y, dY, j, div_j, div_q, omega) -> tuple[torch.Tensor, torch.Tensor]:
+    """(species residuals (N, K) in kg / m^3 / s, energy residual (N,) in W / m^3) of the fields,
+    their x-derivatives, the diffusive fluxes j with their divergence, the heat flux's divergence
+    and the molar production rates omega (the caller's kinetics)."""
     m = torch.as_tensor(m, dtype=T.dtype, device=T.device)
     m = m.unsqueeze(-1) if m.ndim else m
     species = m * dY + div_j - props.W * omega
@@ -58,9 +60,9 @@ def residuals(props: GasProperties, p, m, T, dT, Y, dY, j, div_j, div_q) -> tupl
     return species, energy
 
 
-def counterflow_residuals(rho, u, V, d_mass_flux, dV, div_tau, Lambda) -> tuple[torch.Tensor, torch.Tensor]:
-    """(continuity, radial momentum) with d_mass_flux = (rho u)' and div_tau = (mu V')'."""
-    return d_mass_flux + 2.0 * rho * V, rho * u * dV + rho * V * V + Lambda - div_tau
+def counterflow_residuals(rho, m, V, dm, dV, div_tau, Lambda) -> tuple[torch.Tensor, torch.Tensor]:
+    """(continuity, radial momentum) with m = rho u, dm = m', div_tau = (mu V')'."""
+    return dm + 2.0 * rho * V, m * dV + rho * V * V + Lambda - div_tau
 
 
 def heat_release(props: GasProperties, p, T: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:

@@ -7,3 +7,5 @@ from pinn.problems.flame_ch4 import (  # noqa: F401  (importing registers proble
     free_inverse,
     report,
 )
+
+__all__ = ["counterflow", "counterflow_inverse", "free", "free_inverse", "report"]

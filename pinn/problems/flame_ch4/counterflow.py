@@ -1,7 +1,7 @@
 """The premixed CH4/air counterflow flame (FlamePINN-1D Case 3), solved forward: reactants from
 the nozzle at x = 0 against their own adiabatic products from x = L, axisymmetric, with the
 pressure-curvature eigenvalue Lambda = (1/r) dp/dr the unknown. The equations are
-pinn.chemistry.flame_equations' (m = rho u, V = v / r):
+pinn.chemistry.flame_equations' (m = rho u, V = v / r), evaluated by its functions:
 
     continuity:   m' + 2 rho V = 0
     momentum:     m V' + rho V^2 + Lambda - (mu V')' = 0
@@ -41,8 +41,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jvp
 
-from pinn.chemistry.flame_equations import diffusive_fluxes
-from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
+from pinn.chemistry.flame_equations import counterflow_residuals, diffusive_fluxes, residuals
 from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
@@ -260,19 +259,14 @@ class CounterflowFlameCH4(Problem):
         flux_x = flux_s / x_s.unsqueeze(-1)
         T_x, Y_x, V_x = T_s / x_s, Y_s / x_s.unsqueeze(-1), V_s / x_s
         rho = props.density(T, p, Y)
-        continuity = (m_s / x_s + 2.0 * rho * V) / (self.m_r / self.width)
-        momentum = (m * V_x + rho * V * V + model.Lambda - flux_x[:, -1]) / abs(self.curvature0)
-        out = {"flow": torch.stack([continuity, momentum], dim=-1)}
+        continuity, momentum = counterflow_residuals(rho, m, V, m_s / x_s, V_x, flux_x[:, -1], model.Lambda)
+        out = {"flow": torch.stack([continuity / (self.m_r / self.width), momentum / abs(self.curvature0)], dim=-1)}
         if frozen_scalars:
             return out
         omega = props.net_production_rates(T, p, Y, *self.kinetics(model), signed=True)
         m0, delta = self.free.m0, self.delta
-        species = (m.unsqueeze(-1) * Y_x + flux_x[:, :-2] - props.W * omega)[:, :-1]
-        species = species / (torch.as_tensor(self.species_scale, device=s.device, dtype=s.dtype) * m0 / delta)
-        cp_k = GAS_CONSTANT_J_PER_KMOL_K * props.cp_species_R(T) / props.W
-        h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
-        j = flux[:, :-2]
-        energy = (m * props.cp_mass(T, Y) * T_x + flux_x[:, -2] + T_x * (j * cp_k).sum(-1) + (h_k * omega).sum(-1))
+        species, energy = residuals(props, m, T, T_x, Y, Y_x, flux[:, :-2], flux_x[:, :-2], flux_x[:, -2], omega)
+        species = species[:, :-1] / (torch.as_tensor(self.species_scale, device=s.device, dtype=s.dtype) * m0 / delta)
         energy = energy / (m0 * i.cp_in * (i.T_b - i.T_in) / delta)
         out["scalars"] = torch.cat([species, energy.unsqueeze(-1)], dim=-1)
         return out

@@ -46,7 +46,7 @@ from scipy.interpolate import CubicHermiteSpline
 from torch import nn
 from torch.func import jvp
 
-from pinn.chemistry.flame_equations import diffusive_fluxes
+from pinn.chemistry.flame_equations import diffusive_fluxes, residuals
 from pinn.chemistry.mechanism import load_mechanism
 from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
@@ -298,19 +298,21 @@ class FreeFlameCH4(Problem):
         F, F_t = jvp(fluxes, (s, s_t), (s_t, s_tt))
         theta, Y, q = self._split(s)
         theta_t = s_t[:, 0]
-        Y_theta = s_t[:, 1:-1] / theta_t.unsqueeze(-1)
         F_theta = F_t / theta_t.unsqueeze(-1)
         T = i.T_in + rise * theta
-        flux_ratio = model.mass_flux / model.m0
+        # pinn.chemistry's x-space equations, with d/dx = (q / delta) d/dtheta: j = m_0 q J^ and
+        # -lambda T' = -(lambda_in (T_b - T_in) / delta) lambda^ q, then each divided by its
+        # (q / delta) m_0 scale
+        to_x = q / self.delta
+        m0 = model.m0
+        Y_t = torch.cat([s_t[:, 1:-1], -s_t[:, 1:-1].sum(-1, keepdim=True)], dim=-1)
+        Y_x = to_x.unsqueeze(-1) * Y_t / theta_t.unsqueeze(-1)
+        div_j = (to_x * m0).unsqueeze(-1) * F_theta[:, :-1]
+        div_q = -to_x * (rise * i.conductivity_in / self.delta) * F_theta[:, -1]
         omega = props.net_production_rates(T, p, Y, *self.kinetics(model))
-        sink = self.delta / (model.m0 * q)
-        species = flux_ratio * Y_theta + F_theta[:, :-2] - (props.W[:-1] * omega[:, :-1]) * sink.unsqueeze(-1)
-        species = species / self._species_scale(t)
-        cp_k = GAS_CONSTANT_J_PER_KMOL_K * props.cp_species_R(T) / props.W / i.cp_in
-        h_k = GAS_CONSTANT_J_PER_KMOL_K * T.unsqueeze(-1) * props.enthalpy_species_RT(T)
-        J = F[:, :-1] / q.unsqueeze(-1)
-        energy = (flux_ratio * props.cp_mass(T, Y) / i.cp_in - F_theta[:, -1] + q * (J * cp_k).sum(-1)
-                  + (h_k * omega).sum(-1) * sink / (rise * i.cp_in))
+        species, energy = residuals(props, model.mass_flux, T, rise * to_x, Y, Y_x, m0 * F[:, :-1], div_j, div_q, omega)
+        species = species[:, :-1] / (to_x * m0).unsqueeze(-1) / self._species_scale(t)
+        energy = energy / (to_x * m0 * i.cp_in * rise)
         return torch.cat([species, energy.unsqueeze(-1)], dim=-1)
 
     def _species_scale(self, like: torch.Tensor) -> torch.Tensor:
