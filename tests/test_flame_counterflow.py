@@ -58,6 +58,7 @@ def test_signed_rate_law_is_the_rate_law_where_concentrations_are_positive():
     assert float(props.rates_of_progress(T, 101325.0, flipped).abs().max()) == 0.0
 
 
+@pytest.mark.slow
 def test_short_training_approaches_cantera(tmp_path):
     """30 flow and 60 solve Levenberg-Marquardt steps on 64 nodes take Lambda from 9% off (the
     flow stage's, with the flame placed by the Zel'dovich speed) to within 3% of Cantera's
