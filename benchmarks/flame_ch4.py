@@ -8,7 +8,7 @@
 
 Each row is a full `run()` of problem=flame_ch4 in a temporary directory: Cantera's reference
 (refined and extrapolated, its seconds in `ref s`) and then the training (`train s`).
-Target (issue: real flames): s_L within 1e-3 of Cantera's for every phi; T and major-species L2
+Target: s_L within 1e-3 of Cantera's for every phi; T and major-species L2
 errors reported.
 """
 

@@ -1,12 +1,12 @@
 """Accuracy and time of the flame-speed PINN on this machine: prints tables.
 
-    python benchmarks/flames.py              # the issue's grid: phi x T_in, and the reference's convergence
+    python benchmarks/flames.py              # phi x T_in, and the reference's convergence
     python benchmarks/flames.py --quick      # defaults only
     python benchmarks/flames.py --inverse    # the inverse problem at noise 0, 0.5%, 1%, 2%
     python benchmarks/flames.py --device cuda
 
 Each row is a full `run()` of the config the command line composes, in a temporary directory.
-Targets (issue: flames): relative s_L error <= 1e-4 in <= 120 s of training on 2 CPU cores, float64;
+Targets: relative s_L error <= 1e-4 in <= 120 s of training on 2 CPU cores, float64;
 inverse at 2% noise: s_L within 0.5%, conductivity and activation energy within 2%.
 """
 

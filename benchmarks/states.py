@@ -5,8 +5,8 @@
     python benchmarks/states.py --states 4 trainer.collocation_points=96
 
 Each run is a full `run()` of the config the command line composes, with problem.n_states=k, in a
-temporary directory; `train s` is that run's training time (shared by its k rows). Targets (issue:
-excited states): relative error <= 1e-5 for each of the first 3 states of every 1D problem, 2D
+temporary directory; `train s` is that run's training time (shared by its k rows). Targets:
+relative error <= 1e-5 for each of the first 3 states of every 1D problem, 2D
 ground states <= 1e-4 and first excited levels <= 1e-3. Wein.w / K-T w: widths of the certified
 intervals relative to |E_ref|; angle: the largest principal angle (radians) between the PINN states
 of a 2D level and the reference eigenvectors, the comparison that means something for a degenerate

@@ -5,7 +5,7 @@
     python benchmarks/wells.py --device cuda --dtype float32
 
 Each row is a full `run()` of the same config the command line composes (same defaults), in a
-temporary directory. Targets (issue: core): relative eigenvalue error <= 1e-6, psi L2 error <= 1e-4,
+temporary directory. Targets: relative eigenvalue error <= 1e-6, psi L2 error <= 1e-4,
 <= 60 s of training on 2 CPU cores in float64.
 """
 

@@ -46,6 +46,12 @@ def test_every_problem_runs_end_to_end(name, tmp_path):
     assert figures and set(figures) == set(report_of(metrics).figures(*read_run(out)))
     for figure in figures:
         assert (out / f"{figure}.png").is_file(), figure
+    for named in (result.wavefunctions_figure, result.states_figure, result.fields_figure, result.error_figure,
+                  result.losses_figure, result.eigenvalue_figure):
+        try:
+            named()
+        except ValueError as exc:  # a figure this kind does not draw: said plainly, with the ones it does
+            assert "has no" in str(exc) and all(name in str(exc) for name in figures), exc
     (out / ".hydra").mkdir()
     (out / ".hydra" / "overrides.yaml").write_text(f"- problem={name}\n")
     shutil.copytree(out, tmp_path / "sweep" / "1")

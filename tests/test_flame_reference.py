@@ -1,5 +1,5 @@
 """The flame-speed reference: second-order convergence, agreement of independent methods, and the
-value PROBLEMS.md documents for the defaults (a collocation BVP solve made elsewhere)."""
+value docs/problems.md documents for the defaults (a collocation BVP solve made elsewhere)."""
 
 import numpy as np
 import pytest

@@ -46,7 +46,7 @@ def test_exact_eigenfunctions_solve_the_equation(case):
 
 
 def test_published_values_of_the_default_problems():
-    """PROBLEMS.md lists these to 10-11 digits; our roots must agree."""
+    """docs/problems.md lists these to 10-11 digits; our roots must agree."""
     assert symmetric_step_well(0.0, 20.0, 1.0, 4.0, 3).eigenvalues == pytest.approx(
         [1.6394801475, 6.4418799581, 13.891534756], rel=1e-9)
     assert symmetric_step_well(50.0, 0.0, 0.1, 1.0, 3).eigenvalues == pytest.approx(

@@ -57,6 +57,7 @@ def test_summary_of_a_missing_directory_is_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_convergence_experiment_sweeps_width_and_points(tmp_path):
     sweep = tmp_path / "sweep"
     proc = pinn("-m", "+experiment=convergence", *[a for a in TINY if "collocation" not in a],

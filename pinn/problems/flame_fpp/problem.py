@@ -1,5 +1,5 @@
 """The simplified freely propagating premixed flame (FlamePINN-1D Case 1): the flame speed s_L is
-the trainable eigenvalue. Parameter names and defaults follow PROBLEMS.md.
+the trainable eigenvalue. Parameter names and defaults: docs/problems.md.
 
 In xi = x / L and theta = (T - T_in) / (T_max - T_in) the energy equation
 lambda T'' - rho_in s cp T' + q_F omega = 0 reads
@@ -124,7 +124,7 @@ class PhasePlane:
 
 
 class FlameEquations:
-    """The physics of PROBLEMS.md for torch tensors: velocity, density, fuel, reaction rate."""
+    """The physics of docs/problems.md for torch tensors: velocity, density, fuel, reaction rate."""
 
     def __init__(self, **values: float):
         for name in PARAMETERS:

@@ -1,4 +1,4 @@
-"""The three wells of the seed paper; parameters and defaults follow PROBLEMS.md."""
+"""The three wells of the seed paper; parameters and defaults in docs/problems.md."""
 
 from __future__ import annotations
 
