@@ -78,8 +78,7 @@ class Result:
 
     def eigenvalue_figure(self):
         """Eigenvalue error against step (s_L or Lambda for flames)."""
-        figures = self.figures()
-        return figures["eigenvalue"] if "eigenvalue" in figures else self.figure("flame_speed")
+        return self.figure("eigenvalue")
 
 
 def load(run_dir: str | Path) -> Result:

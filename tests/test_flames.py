@@ -64,7 +64,7 @@ def test_short_training_lands_near_the_reference(tmp_path):
     assert metrics["relative_errors"][0] < 2e-3
     assert metrics["field_l2_errors"]["T"] < 1e-2
     for name in ("metrics.json", "history.csv", "solution.npz", "fields.png", "error.png", "losses.png",
-                 "flame_speed.png", "checkpoint.pt"):
+                 "eigenvalue.png", "checkpoint.pt"):
         assert (tmp_path / name).is_file(), name
     saved = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("eigenvalues", "reference_eigenvalues", "relative_errors", "field_l2_errors",

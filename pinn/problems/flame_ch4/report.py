@@ -23,14 +23,14 @@ def free_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
                  solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
     return {"fields": fields_figure(solution, FREE_PANELS, metrics),
             "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_b - T_in)"),
-            "losses": losses_figure(history, metrics), "flame_speed": eigenvalue_history_figure(history, metrics)}
+            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics)}
 
 
 def counterflow_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
                         solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
     return {"fields": fields_figure(solution, COUNTERFLOW_PANELS, metrics, window=False),
             "error": field_error_figure(solution, "s", "mapped coordinate s"),
-            "losses": losses_figure(history, metrics), "flame_speed": eigenvalue_history_figure(history, metrics)}
+            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics)}
 
 
 FREE = register_report(Report("flame_ch4", free_figures, field_summary))

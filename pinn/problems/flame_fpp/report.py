@@ -21,7 +21,7 @@ def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
             solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
     return {"fields": fields_figure(solution, PANELS, metrics),
             "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_max - T_in)"),
-            "losses": losses_figure(history, metrics), "flame_speed": eigenvalue_history_figure(history, metrics)}
+            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics)}
 
 
 REPORT = register_report(Report("flame_fpp", figures, field_summary))
