@@ -16,6 +16,7 @@ from pinn.training.loggers import LOGGERS
 from pinn.numerics.nets import ACTIVATIONS
 from pinn.training.threads import check_setting as check_threads
 from pinn.training.trainer import Phase
+from pinn.training.refine import RefineSettings
 
 def _config_dir() -> Path:
     """The configs: inside the installed package (a wheel carries them as pinn/conf), or the
@@ -45,6 +46,7 @@ class Settings:
     logger: str
     phases: tuple[Phase, ...]
     threads: str | int = "auto"
+    refine: RefineSettings = RefineSettings()
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -105,7 +107,8 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
     activation = model.get("activation")
     if activation not in ACTIVATIONS:
         raise ConfigError(f"model.activation={activation!r} is not supported; choose from {', '.join(ACTIVATIONS)}")
-    trainer = _section(cfg, "trainer", {"collocation_points", "log_every", "checkpoint_every", "progress", "phases"})
+    trainer = _section(cfg, "trainer", {"collocation_points", "log_every", "checkpoint_every", "progress", "phases",
+                                            "refine"})
     phases_cfg = trainer.get("phases")
     if not isinstance(phases_cfg, Mapping) or not phases_cfg:
         raise ConfigError("trainer.phases must map phase names to settings (stage, optimizer, steps, ...)")
@@ -136,5 +139,6 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         logger=logger,
         phases=tuple(phases),
         threads=check_threads(cfg.get("threads", "auto")),
+        refine=RefineSettings.from_config(trainer.get("refine"), phases),
     )
 

@@ -18,6 +18,7 @@ from pinn.errors import ConfigError, DivergenceError
 from pinn.io.figures import plot_run
 from pinn.io.files import HistoryWriter, provenance, write_json, write_solution
 from pinn.io.rundir import RunDirectory
+from pinn.io.summary import refinement_line
 from pinn.problems import build_problem
 from pinn.problems.registry import report_of
 from pinn.status import Criteria, effective_tolerance
@@ -25,6 +26,7 @@ from pinn.training.checkpoints import load_checkpoint
 from pinn.training.loggers import TensorBoardLogger, fan_out
 from pinn.training.threads import ThreadChoice, usable_cores, using_threads
 from pinn.training.threads import choose as choose_threads
+from pinn.training.refine import Refinement
 from pinn.training.trainer import Trainer
 
 log = logging.getLogger("pinn")
@@ -112,10 +114,13 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     seed_everything(settings.seed)
     model = problem.build_model(settings.width, settings.depth, settings.activation)
     model = model.to(device=settings.device, dtype=settings.dtype)
+    refinement = Refinement(settings.refine, phases, settings.collocation_points, lambda: problem.estimate(model),
+                            tolerance[0], history=checkpoint.get("extend_log", []) if checkpoint else ())
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config, "threads": threads.used},
-                      resume_hint=f"; continue it with: python -m pinn resume={out}")
+                      resume_hint=f"; continue it with: python -m pinn resume={out}",
+                      extend=refinement, max_seconds=settings.refine.max_seconds)
     if checkpoint is not None:
         log.info("resuming %s from step %d of %s", problem.name, checkpoint["step"], out)
     history = HistoryWriter(out / "history.csv", keep_until_step=checkpoint["step"] if checkpoint else None)
@@ -153,6 +158,8 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
         "tolerance": tolerance[0],
         "tolerance_source": tolerance[1],
         "final_phase": result.final,
+        "refinement": refinement.log,
+        "out_of_time": result.out_of_time,
         "train_seconds": result.seconds,
         "steps": result.steps,
         "resumed_from_step": result.resumed_from_step,
@@ -186,7 +193,8 @@ def check_stages(problem, settings) -> None:
 def summary(metrics: Mapping[str, Any], out: Path | None) -> str:
     """The printed summary: steps and time, the lines of the run's report kind, a failed status."""
     lines = [f"{metrics['problem']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s "
-             f"on {metrics['device']} ({metrics['dtype']})", *report_of(metrics).summary(metrics)]
+             f"on {metrics['device']} ({metrics['dtype']})", *report_of(metrics).summary(metrics),
+             *refinement_line(metrics)]
     if metrics["status"] != "ok":
         lines.append(f"  FAILED ({metrics['status']}): {metrics.get('status_detail', '')}")
     if out is not None:

@@ -169,14 +169,32 @@ def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | No
     return bounds
 
 
+def level_check(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> Check:
+    """No level skipped, by an independent count: `upper_levels` are Ritz values of a Galerkin
+    approximation (ascending, one more than the states), each above the true level of its index.
+    A state j whose Rayleigh quotient lies beyond the midpoint between upper level j and the next
+    distinct one is therefore on a higher level than j (or far from converged)."""
+    levels = np.asarray(upper_levels, dtype=float)
+    skipped = []
+    for j, R in enumerate(rayleigh):
+        above = [G for G in levels[j + 1:] if G > levels[j] + 1e-6 * max(abs(levels[j]), 1e-300)]
+        if above and not R <= 0.5 * (levels[j] + above[0]):
+            k = int(np.argmin(np.abs(levels - R)))
+            skipped.append(f"state {j} has its Rayleigh quotient {R:.10g} near Galerkin level {k} ({levels[k]:.10g}), "
+                           f"above level {j} ({levels[j]:.10g} or less): a lower level was skipped")
+    return Check("state", not skipped, "; ".join(skipped) or "no level skipped (independent Galerkin count)")
+
+
 def eigen_checks(energies: np.ndarray, rayleigh: np.ndarray, radius: np.ndarray,
                  kato: Sequence[list[float] | None], references: Sequence[float], reference_errors: Sequence[float],
-                 source: str, scale: float, criteria: Criteria, misplaced: Sequence[int] = ()) -> list[Check]:
+                 source: str, scale: float, criteria: Criteria, misplaced: Sequence[int] = (),
+                 estimated: Sequence[float] | None = None) -> list[Check]:
     """The evidence of an eigenproblem run, state by state (see pinn.status):
 
     * finite: E, the Rayleigh quotient R and the Weinstein radius eta of every state;
-    * estimate (reference-free): |E - R| within the tolerance, the trained eigenvalue agreeing with
-      the quotient of its own wavefunction on an accurate rule (not the training nodes);
+    * estimate (reference-free): the a-posteriori estimate of each relative error (`estimated`)
+      within the tolerance; without one, |E - R|, the trained eigenvalue agreeing with the
+      quotient of its own wavefunction on an accurate rule (not the training nodes);
     * bound: the Kato-Temple interval exists (R lies between the neighbouring levels);
     * containment: the Weinstein and Kato-Temple intervals contain the reference, widened by its own
       error estimate and 64 rounding units;
@@ -188,10 +206,16 @@ def eigen_checks(energies: np.ndarray, rayleigh: np.ndarray, radius: np.ndarray,
     n = len(energies)
     floor = 1e-12 * scale
     checks = [finite_check({"E": energies, "Rayleigh quotients": rayleigh, "Weinstein radii": radius})]
-    loose = [f"state {j} is not converged: E = {energies[j]:.10g} and its Rayleigh quotient {rayleigh[j]:.10g} "
-             f"differ by {relative(energies[j], rayleigh[j], floor):.1e} (tolerance {criteria.tolerance:.2g})"
-             for j in range(n) if not relative(energies[j], rayleigh[j], floor) <= criteria.tolerance]
-    checks.append(Check("estimate", not loose, "; ".join(loose) or "each E agrees with its Rayleigh quotient"))
+    if estimated is None:
+        loose = [f"state {j} is not converged: E = {energies[j]:.10g} and its Rayleigh quotient {rayleigh[j]:.10g} "
+                 f"differ by {relative(energies[j], rayleigh[j], floor):.1e} (tolerance {criteria.tolerance:.2g})"
+                 for j in range(n) if not relative(energies[j], rayleigh[j], floor) <= criteria.tolerance]
+        met = "each E agrees with its Rayleigh quotient"
+    else:
+        loose = [f"state {j} is not converged: its estimated relative error is {estimated[j]:.1e} "
+                 f"(tolerance {criteria.tolerance:.2g})" for j in range(n) if not estimated[j] <= criteria.tolerance]
+        met = "each estimated relative error within the tolerance"
+    checks.append(Check("estimate", not loose, "; ".join(loose) or met))
     placed = [j for j in range(n) if j not in misplaced]
     missing = [j for j in placed if kato[j] is None or not np.all(np.isfinite(kato[j]))]
     checks.append(Check("bound", not missing,

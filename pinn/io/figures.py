@@ -65,11 +65,13 @@ def losses_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any] 
 
 def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
     """log10 |E - E_ref| against step for every state, with the widths of the final certified
-    intervals around the Rayleigh quotient (Weinstein dashed, Kato-Temple dotted)."""
+    intervals around the Rayleigh quotient (Weinstein dashed, Kato-Temple dotted) and the final
+    a-posteriori estimate of the error (a diamond at the last step), where the run has them."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     weinstein = metrics.get("eigenvalue_bounds") or []
     kato_temple = metrics.get("eigenvalue_bounds_kato_temple") or []
+    estimates = metrics.get("estimated_relative_errors") or []
     for j, E_ref in enumerate(metrics["reference_eigenvalues"]):
         E = history.get(f"E{j}")
         if E is None:
@@ -80,6 +82,9 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
             if j < len(bounds) and bounds[j] is not None:
                 ax.axhline(np.log10(max(bounds[j][1] - bounds[j][0], 1e-300)), color=line.get_color(), ls=style,
                            lw=1, label=f"state {j}: {name} interval width")
+        if j < len(estimates):
+            ax.plot(history["step"][-1], np.log10(max(estimates[j] * abs(E[-1]), 1e-300)), "D", ms=6,
+                    color=line.get_color(), markeredgecolor="k", label=f"state {j}: estimated error (no reference)")
     tolerance = metrics.get("tolerance")
     if tolerance:
         scale = max(abs(float(e)) for e in metrics["reference_eigenvalues"])

@@ -14,6 +14,23 @@ def eigenvalue_line(metrics: Mapping[str, Any]) -> str:
             f"error estimate {metrics['reference_error_estimate']:.1e})   relative error = {err:.2e}")
 
 
+def estimated(metrics: Mapping[str, Any], state: int) -> str:
+    """' (estimated <e>)': the a-posteriori estimate of a state's relative error, where the run has one."""
+    values = metrics.get("estimated_relative_errors")
+    return f" (estimated {values[state]:.1e})" if values else ""
+
+
+def refinement_line(metrics: Mapping[str, Any]) -> list[str]:
+    """The refinement rounds a run took after its schedule (pinn.training.refine), if any."""
+    rows = metrics.get("refinement") or []
+    rounds = [row for row in rows if row["action"] == "refine"]
+    if not rounds:
+        return []
+    path = " -> ".join(f"{row['estimate']:.1e}" for row in rows)
+    return [f"  refined in {len(rounds)} round(s) up to {rounds[-1]['collocation_points']} nodes: "
+            f"estimated error {path} ({rows[-1]['action'].replace('_', ' ')})"]
+
+
 def field_errors_line(metrics: Mapping[str, Any]) -> str:
     fields = "   ".join(f"{k} {v:.2e}" for k, v in metrics["field_l2_errors"].items())
     return f"  relative L2 field errors: {fields}"

@@ -84,6 +84,12 @@ class Problem(ABC):
     def observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """Scalars worth logging during training (the eigenvalues)."""
 
+    def estimate(self, model: nn.Module) -> Mapping[str, float] | None:
+        """The relative error of each eigenvalue (by observable name) estimated from the trained
+        model alone, never from the reference; training goes on while one exceeds the tolerance
+        (pinn.training.refine). None: the problem has no such estimate."""
+        return None
+
     def start_stage(self, model: nn.Module, stage: str) -> None:
         """Called when a training phase of this stage begins afresh (not on resuming inside it)."""
 

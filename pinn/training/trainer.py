@@ -8,6 +8,7 @@ goes to `on_row` (history.csv) and every `checkpoint_every` steps the state is w
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import logging
 import math
@@ -103,15 +104,23 @@ class TrainResult:
     phase_steps: dict[str, int] = field(default_factory=dict)
     resumed_from_step: int | None = None
     final: dict[str, Any] | None = None
+    added_phases: list[Phase] = field(default_factory=list)  # phases `extend` appended to the schedule
+    out_of_time: bool = False                                   # max_seconds reached
 
 
 class Trainer:
     def __init__(self, phases: list[Phase], log_every: int = 100, checkpoint_every: int = 500,
                  checkpoint_path: Path | None = None, progress: str = "auto",
-                 checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = ""):
+                 checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = "",
+                 extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None):
         """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
-        appended to the message of an interrupted run (the command that continues it)."""
-        self.phases = phases
+        appended to the message of an interrupted run (the command that continues it).
+        `extend(result)`, asked when every phase has run, returns one more phase to run or None
+        (pinn.training.refine); its `log`, if it has one, is checkpointed. After `max_seconds` of
+        training the phase in progress ends and nothing more runs."""
+        self.phases = list(phases)
+        self.extend = extend
+        self.max_seconds = max_seconds
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_path = checkpoint_path
@@ -153,7 +162,9 @@ class Trainer:
             result.phase_steps = dict(resume["phase_steps"])
             elapsed = float(resume["elapsed"])
             result.final = resume.get("final")
-            first_phase = int(resume["phase_index"]) + (1 if resume["phase_finished"] else 0)
+            result.added_phases = [Phase(**p) for p in resume.get("added_phases", [])]
+            self.phases.extend(result.added_phases)
+            first_phase = min(int(resume["phase_index"]) + (1 if resume["phase_finished"] else 0), len(self.phases))
         start = time.perf_counter() - elapsed
         bar = self._bar(sum(p.steps for p in self.phases))
         if bar is not None and resume is not None:
@@ -161,7 +172,18 @@ class Trainer:
                        + (0 if resume["phase_finished"] else int(resume["phase_step"])))
         previous_handler = self._catch_sigint()
         try:
-            for index in range(first_phase, len(self.phases)):
+            index = first_phase - 1
+            while not result.out_of_time:
+                index += 1
+                if index == len(self.phases):
+                    added = None if self.extend is None else self.extend(result)
+                    if added is None:
+                        break
+                    self.phases.append(added)
+                    result.added_phases.append(added)
+                    if bar is not None:
+                        bar.total += added.steps
+                        bar.refresh()
                 phase = self.phases[index]
                 if phase.steps == 0:
                     continue
@@ -181,11 +203,16 @@ class Trainer:
             if bar is not None:
                 bar.close()
         result.seconds = time.perf_counter() - start
-        self._checkpoint({"model": model.state_dict(), "step": result.steps, "phase_index": len(self.phases),
+        self._checkpoint({"model": model.state_dict(), "step": result.steps, "phase_index": len(self.phases) - 1,
                           "phase_step": 0, "phase_finished": True, "phase_steps": result.phase_steps,
                           "generator": self.generator.get_state(), "rng": capture_rng(),
-                          "elapsed": result.seconds, "final": result.final})
+                          "elapsed": result.seconds, "final": result.final, **self._extension(result)})
         return result
+
+    def _extension(self, result: TrainResult) -> dict[str, Any]:
+        """What a checkpoint keeps of the phases `extend` added."""
+        return {"added_phases": [dataclasses.asdict(p) for p in result.added_phases],
+                "extend_log": list(getattr(self.extend, "log", []))}
 
     # ------------------------------------------------------------------------------------------
     def _catch_sigint(self):
@@ -294,7 +321,7 @@ class Trainer:
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else None,
                     "best": best, "since_best": since_best, "batch": batch["current"], "recent": list(recent),
                     "generator": self.generator.get_state(), "rng": capture_rng(),
-                    "elapsed": time.perf_counter() - start}
+                    "elapsed": time.perf_counter() - start, **self._extension(result)}
 
         for k in range(first, phase.steps):
             step = result.steps + 1
@@ -328,7 +355,9 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
             stalled = phase.optimizer != "adam" and (since_best >= phase.patience or getattr(opt, "converged", False))
-            final = k == phase.steps - 1 or stalled
+            if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
+                result.out_of_time = True
+            final = k == phase.steps - 1 or stalled or result.out_of_time
             if step % self.log_every == 0 or final or k == 0:
                 self._check_parameters(step, phase, params)
                 if phase.optimizer == "lm" or isinstance(opt, PartwiseLBFGS):
@@ -347,6 +376,11 @@ class Trainer:
             if stalled:
                 log.info("phase %s: converged (no further decrease) at step %d", phase.name, step)
                 result.final = _settling(phase.name, k + 1, True, recent)
+                return k + 1
+            if result.out_of_time:
+                log.info("phase %s: stopped at step %d, the time budget of %g s is spent", phase.name, step,
+                         self.max_seconds)
+                result.final = _settling(phase.name, k + 1, False, recent)
                 return k + 1
         result.final = _settling(phase.name, phase.steps, False, recent)
         return phase.steps

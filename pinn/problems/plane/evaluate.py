@@ -14,7 +14,7 @@ import torch
 from scipy.linalg import subspace_angles
 
 from pinn.reference.plane import PlaneReference, solve_richardson
-from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, record, relative
+from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, level_check, record, relative
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
     above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
     scale = problem.energy_scale
     kato = kato_temple_between(rayleigh, radius, below, above)
+    estimate = problem.estimator(model)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": [float(r) for r in reference],
@@ -91,6 +92,8 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
         "rayleigh_relative_errors": [relative(rayleigh[j], reference[j], 1e-12 * scale) for j in range(n)],
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
         "eigenvalue_bounds_kato_temple": kato,
+        "estimated_relative_errors": estimate.relative_error.tolist(),
+        "galerkin_levels": estimate.galerkin_levels[:n].tolist(),
         "levels": groups,
         "subspace_angles": angles,
         "reference_source": source,
@@ -107,8 +110,9 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
                          f"state {j}" for j in misplaced)
     reference_errors = np.zeros(n) if exact is not None else fd.error_estimate[:n]
     checks = [Check("state", not misplaced, identity or "every state lies on the level of its index"),
+              level_check(rayleigh, estimate.galerkin_levels),
               *eigen_checks(energies, rayleigh, radius, kato, reference, reference_errors, source, scale, criteria,
-                            misplaced=misplaced)]
+                            misplaced=misplaced, estimated=estimate.relative_error)]
     record(metrics, checks)
     arrays = {"x": fine.x, "y": fine.y, "psi2d": psi_grid.reshape(n, fine.y.size, fine.x.size),
               "psi2d_ref": fine.vectors[:n], "eigenvalues": energies, "reference_eigenvalues": np.asarray(reference)}

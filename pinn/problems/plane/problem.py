@@ -241,6 +241,16 @@ class PlaneProblem(Problem):
     def _fine_rules(self) -> dict:
         return {}
 
+    @cached_property
+    def estimator(self):
+        """The a-posteriori error estimate of trained states (pinn.problems.plane.estimate)."""
+        from pinn.problems.plane.estimate import PlaneEstimator
+
+        return PlaneEstimator(self)
+
+    def estimate(self, model: PlaneModel) -> dict[str, float]:
+        return {f"E{j}": float(e) for j, e in enumerate(self.estimator(model).relative_error)}
+
     def parts(self, model: PlaneModel) -> dict[str, torch.Tensor] | None:
         """One part per state: state j's rows see the lower states only as fixed data."""
         return owners_by_state(model)

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pinn.io.figures import eigenvalue_figure, losses_figure, run_title, tight
+from pinn.io.summary import estimated
 from pinn.problems.registry import Report, register_report
 
 
@@ -41,7 +42,7 @@ def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
 
 def summary(metrics: Mapping[str, Any]) -> list[str]:
     lines = [f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
-             f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}"
+             f"relative error = {err:.2e}{estimated(metrics, j)}   Rayleigh quotient = {rq:.12g}"
              for j, (E, ref, err, rq) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
                                                        metrics["relative_errors"], metrics["rayleigh_quotients"]))]
     lines += [f"  level of states {group}: largest principal angle to the reference subspace = {angle:.2e} rad"

@@ -12,7 +12,7 @@ import torch
 
 from pinn.reference import analytic
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
-from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, record, relative
+from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, level_check, record, relative
 
 # extra reference states beyond the solved ones, to recognise a run that ended in a higher state
 EXTRA_STATES = 2
@@ -107,6 +107,7 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
     residual = problem.residuals(model, torch.as_tensor(x, device=device, dtype=dtype)).double().cpu().numpy()
     wrong = [j for j in range(n) if matches[j] != j]
     kato = kato_temple(rayleigh, radius, ref.fd.eigenvalues)
+    estimate = problem.estimator(model)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": ref.eigenvalues[:n].tolist(),
@@ -116,6 +117,8 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
         "rayleigh_relative_errors": [relative(rayleigh[j], ref.eigenvalues[j], 1e-12 * scale) for j in range(n)],
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
         "eigenvalue_bounds_kato_temple": kato,
+        "estimated_relative_errors": estimate.relative_error.tolist(),
+        "galerkin_levels": estimate.galerkin_levels[:n].tolist(),
         "residual_rms": (np.sqrt(np.mean(residual**2, axis=1)) / scale).tolist(),
         "eigenvalue_trained": bool(model.energy_raw.requires_grad),
         "matched_reference_states": matches,
@@ -128,8 +131,9 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
                          f"reference E_{matches[j]}={ref.eigenvalues[matches[j]]:.10g})" for j in wrong)
     reference_errors = ref.fd.error_estimate[:n] if ref.source == "finite_difference" else np.zeros(n)
     checks = [Check("state", not wrong, identity or "every state matches the reference state of its index"),
+              level_check(rayleigh, estimate.galerkin_levels),
               *eigen_checks(energies, rayleigh, radius, kato, ref.eigenvalues[:n], reference_errors, ref.source,
-                            scale, criteria, misplaced=wrong)]
+                            scale, criteria, misplaced=wrong, estimated=estimate.relative_error)]
     record(metrics, checks)
     arrays = {
         "x": x,

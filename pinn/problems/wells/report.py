@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pinn.io.figures import eigenvalue_figure, losses_figure, run_title, shown_positive, tight
+from pinn.io.summary import estimated
 from pinn.problems.registry import Report, register_report
 
 
@@ -60,7 +61,7 @@ def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
 
 def summary(metrics: Mapping[str, Any]) -> list[str]:
     return [f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
-            f"relative error = {err:.2e}   Rayleigh quotient = {rq:.12g}   psi L2 error = {l2:.2e}"
+            f"relative error = {err:.2e}{estimated(metrics, j)}   Rayleigh quotient = {rq:.12g}   psi L2 error = {l2:.2e}"
             for j, (E, ref, err, rq, l2) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
                                                           metrics["relative_errors"], metrics["rayleigh_quotients"],
                                                           metrics["wavefunction_l2_errors"]))]

@@ -1,0 +1,106 @@
+"""Training to a requested accuracy: after the schedule, more rounds while an a-posteriori estimate
+says the tolerance is not met.
+
+The estimate comes from the problem (`Problem.estimate`: the relative error of each eigenvalue,
+computed from the trained model alone, never from the reference). Each round repeats one phase of
+the schedule (the last by default) with `growth` times the collocation nodes of the round before, until the estimate is
+within the tolerance, `rounds` rounds have run, or the training time reaches `max_seconds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from pinn.errors import ConfigError
+from pinn.training.trainer import Phase, TrainResult
+
+log = logging.getLogger("pinn")
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    rounds: int = 2                   # at most this many rounds after the schedule (0: none)
+    phase: str | None = None          # the phase of the schedule each round repeats (None: the last)
+    growth: int = 2                   # collocation nodes multiply by this every round
+    max_seconds: float | None = None  # training time after which no phase or round goes on
+
+    @staticmethod
+    def from_config(cfg: Any, phases: Sequence[Phase]) -> "RefineSettings":
+        if cfg is None:
+            cfg = {}
+        if not isinstance(cfg, Mapping):
+            raise ConfigError(f"trainer.refine must be a group of settings (rounds, phase, growth, max_seconds), got {cfg!r}")
+        known = {f.name for f in dataclasses.fields(RefineSettings)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ConfigError(f"trainer.refine.{unknown[0]} is not a setting; use {', '.join(sorted(known))}")
+        settings = RefineSettings(**dict(cfg))
+        for key, low in (("rounds", 0), ("growth", 1)):
+            value = getattr(settings, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 64:
+                raise ConfigError(f"trainer.refine.{key}={value!r} must be a whole number between {low} and 64")
+        seconds = settings.max_seconds
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not math.isfinite(seconds) or seconds <= 0):
+            raise ConfigError(f"trainer.refine.max_seconds={seconds!r} must be a number of seconds > 0, or null for no limit")
+        names = [p.name for p in phases]
+        if settings.phase is not None and settings.phase not in names:
+            raise ConfigError(f"trainer.refine.phase={settings.phase!r} is not a phase of the schedule; "
+                              f"use one of {', '.join(names)} (or trainer.refine.rounds=0)")
+        return settings
+
+
+class Refinement:
+    """The trainer's `extend` hook: asked when the phases are done, it returns the next round's
+    phase, or None when the estimate meets the tolerance or the rounds are spent. `log` holds, per
+    decision, the training step, the worst estimated relative error and what was done."""
+
+    def __init__(self, settings: RefineSettings, phases: Sequence[Phase], default_points: int,
+                 estimate: Callable[[], Mapping[str, float] | None], tolerance: float,
+                 history: Sequence[Mapping[str, Any]] = ()):
+        self.settings = settings
+        self.base = next((p for p in phases if p.name == settings.phase), None) if settings.phase else phases[-1]
+        self.default_points = default_points
+        self.estimate = estimate
+        self.tolerance = tolerance
+        self.log: list[dict[str, Any]] = [dict(row) for row in history]
+
+    @property
+    def rounds_done(self) -> int:
+        return sum(1 for row in self.log if row["action"] == "refine")
+
+    def __call__(self, result: TrainResult) -> Phase | None:
+        estimates = self.estimate()
+        if not estimates:
+            return None
+        worst_name = max(estimates, key=lambda k: estimates[k])
+        worst = float(estimates[worst_name])
+        row: dict[str, Any] = {"step": result.steps, "estimate": worst, "worst": worst_name}
+        if worst <= self.tolerance:
+            row["action"] = "met"
+            log.info("a-posteriori estimate %.1e (%s) within the tolerance %.1e after %d steps",
+                     worst, worst_name, self.tolerance, result.steps)
+        elif result.out_of_time:
+            row["action"] = "out_of_time"
+            log.info("a-posteriori estimate %.1e (%s) above the tolerance %.1e; the time budget "
+                     "(trainer.refine.max_seconds) is spent", worst, worst_name, self.tolerance)
+        elif self.base is None or self.rounds_done >= self.settings.rounds:
+            row["action"] = "rounds_spent"
+            log.info("a-posteriori estimate %.1e (%s) above the tolerance %.1e after %d refinement round(s) "
+                     "(trainer.refine.rounds)", worst, worst_name, self.tolerance, self.rounds_done)
+        else:
+            k = self.rounds_done + 1
+            points = (self.base.collocation_points or self.default_points) * self.settings.growth**k
+            phase = dataclasses.replace(self.base, name=f"{self.base.name}_refine{k}", collocation_points=points,
+                                        extra_steps_per_state=0)
+            row.update(action="refine", phase=phase.name, collocation_points=points)
+            log.info("a-posteriori estimate %.1e (%s) above the tolerance %.1e: refinement round %d, phase %s "
+                     "with %d collocation nodes", worst, worst_name, self.tolerance, k, self.base.name, points)
+            self.log.append(row)
+            return phase
+        self.log.append(row)
+        return None

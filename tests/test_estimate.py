@@ -1,0 +1,95 @@
+"""The a-posteriori estimates, checked against exact answers computed here independently."""
+
+import math
+
+import numpy as np
+import pytest
+
+from pinn.numerics.aposteriori import quotient_error
+from pinn.problems import build_problem
+from pinn.problems.plane.estimate import box_sine_galerkin
+from pinn.problems.wells.estimate import sine_galerkin
+from pinn.reference.plane import box_levels
+from pinn.status import level_check
+
+
+def perturbed_state(levels: np.ndarray, state: int, amplitudes: np.ndarray):
+    """In the eigenbasis of H = diag(levels): psi = e_state + amplitudes (off the state), normalized.
+    Returns the coefficient vectors of psi and r = (H - R) psi, R and |r|, and the exact R - E."""
+    psi = amplitudes.copy()
+    psi[state] = 1.0
+    psi /= np.linalg.norm(psi)
+    R = float(psi @ (levels * psi))
+    r = (levels - R) * psi
+    return psi[None, :], r[None, :], np.array([R]), np.array([np.linalg.norm(r)]), R - levels[state]
+
+
+@pytest.mark.parametrize("state", [0, 3])
+@pytest.mark.parametrize("decay", [0.5, 2.0])
+def test_quotient_error_matches_the_exact_distance(state, decay):
+    """A full basis: for the ground state the estimate is the exact R - E to the size of the
+    perturbation; for an excited state the sum of the absolute contributions (smooth and rough
+    errors)."""
+    rng = np.random.default_rng(state)
+    levels = (np.arange(1, 201) * math.pi) ** 2
+    amplitudes = 1e-4 * rng.standard_normal(200) / np.arange(1, 201) ** decay
+    amplitudes[state] = 0.0
+    psi, r, R, radius, exact = perturbed_state(levels, state, amplitudes)
+    estimate = quotient_error(r, psi, levels, R, radius)[0]
+    if state == 0:
+        assert exact > 0 and estimate == pytest.approx(exact, rel=1e-6)
+    else:  # levels on both sides: the sum of the absolute contributions, an upper bound
+        assert estimate >= abs(exact)
+        assert estimate == pytest.approx(np.sum(np.abs(levels - levels[state]) * psi[0] ** 2), rel=1e-6)
+
+
+def test_quotient_error_counts_a_truncated_basis_as_its_top_level():
+    """The residual beyond the basis is divided by the distance to the top level kept: an
+    upper bound of what those (higher) levels contribute."""
+    levels = (np.arange(1, 401) * math.pi) ** 2
+    amplitudes = np.zeros(400)
+    amplitudes[300] = 1e-5
+    psi, r, R, radius, exact = perturbed_state(levels, 0, amplitudes)
+    kept = 100
+    estimate = quotient_error(r[:, :kept], psi[:, :kept], levels[:kept], R, radius)[0]
+    assert estimate >= exact
+    assert estimate <= exact * (levels[300] - R[0]) / (levels[kept - 1] - R[0]) * 1.01
+
+
+def test_a_rotation_within_a_degenerate_level_costs_nothing():
+    levels = np.array([1.0, 2.0, 2.0, 3.0, 5.0])
+    amplitudes = np.array([0.0, 0.0, 0.3, 0.0, 0.0])  # state 1 turned towards its degenerate partner
+    psi, r, R, radius, exact = perturbed_state(levels, 1, amplitudes)
+    assert abs(exact) < 1e-15
+    assert quotient_error(r, psi, levels, R, radius)[0] < 1e-14
+
+
+def test_sine_galerkin_of_a_flat_well_gives_the_box_levels():
+    x, w = np.polynomial.legendre.leggauss(200)
+    levels, vectors, basis = sine_galerkin(lambda x: 0.0 * x, -1.0, 1.0, x, w, 20)
+    assert np.allclose(levels, (np.arange(1, 21) * math.pi / 2) ** 2, rtol=1e-12)
+    assert np.allclose((basis * w) @ basis.T, np.eye(20), atol=1e-12)
+
+
+def test_box_sine_galerkin_gives_the_box_levels_of_a_long_box():
+    levels, _, _ = box_sine_galerkin(lambda x, y: 0.0 * x + 0.0 * y, ((0.0, 1.0), (0.0, 3.0)), 6, 12, 48, 48)
+    assert np.allclose(levels[:8], box_levels(1.0, 3.0, 8), rtol=1e-12)
+
+
+def test_galerkin_levels_lie_above_the_exact_levels_of_a_step_well():
+    """Ritz values bound the levels from above: the basis of level_check."""
+    problem = build_problem({"name": "finite_well", "n_states": 3})
+    exact = problem.reference().eigenvalues[:4]
+    upper = problem.estimator.galerkin[0][:4]
+    assert np.all(upper >= exact) and np.all(upper <= exact * (1 + 1e-3))
+
+
+def test_level_check_flags_a_skipped_level_only():
+    upper = np.array([1.0, 4.0, 9.0, 16.0])
+    assert level_check([1.0, 4.0, 9.0], upper).passed
+    assert level_check([0.999, 3.99, 8.9], upper).passed
+    skipped = level_check([1.0, 9.0, 16.0], upper)
+    assert not skipped.passed and skipped.kind == "state" and "state 1" in skipped.detail
+    degenerate = np.array([2.0, 4.0, 4.0, 6.0])
+    assert level_check([2.0, 4.0, 4.0], degenerate).passed
+    assert not level_check([2.0, 4.0, 6.0], degenerate).passed

@@ -1,0 +1,88 @@
+"""Training to a tolerance: refinement rounds after the schedule, decided by an estimate alone."""
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from pinn.errors import ConfigError
+from pinn.training.refine import Refinement, RefineSettings
+from pinn.training.trainer import Phase, Trainer
+
+
+class Fit(nn.Module):
+    """Least squares of a*exp(-k t) against 2.5 exp(-1.3 t) on the collocation points."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+        self.k = nn.Parameter(torch.tensor(0.1, dtype=torch.float64))
+
+
+def train(settings: RefineSettings, estimates, tolerance=1e-6, steps=5, seen=None):
+    """Run a 5-step LM schedule with `settings`; the estimate returns the next of `estimates` per
+    call. Returns (TrainResult, Refinement, the collocation sizes the phases asked for)."""
+    model = Fit()
+    sizes = []
+
+    def sample(generator, n=8):
+        sizes.append(n)
+        t = torch.linspace(0.0, 3.0, n, dtype=torch.float64)
+        return {"t": t}
+
+    def loss(stage, batch):
+        t = batch["t"]
+        return {"fit": model.a * torch.exp(-model.k * t) - 2.5 * torch.exp(-1.3 * t)}
+
+    values = iter(estimates)
+    phases = [Phase("solve", "solve", "lm", steps, patience=1000)]
+    refinement = Refinement(settings, phases, 8, lambda: {"E0": next(values)}, tolerance)
+    trainer = Trainer(phases, progress="none", extend=refinement, max_seconds=settings.max_seconds)
+    result = trainer.fit(model, loss, sample, lambda: {"a": model.a.detach()})
+    return result, refinement, sizes
+
+
+def test_rounds_run_until_the_estimate_meets_the_tolerance():
+    result, refinement, sizes = train(RefineSettings(rounds=3, growth=2), [1e-3, 1e-5, 1e-7, 1e-9])
+    assert [row["action"] for row in refinement.log] == ["refine", "refine", "met"]
+    assert [p.name for p in result.added_phases] == ["solve_refine1", "solve_refine2"]
+    assert [p.collocation_points for p in result.added_phases] == [16, 32]
+    assert {16, 32} <= set(sizes)
+    assert list(result.phase_steps) == ["solve", "solve_refine1", "solve_refine2"]  # each until LM converged
+    assert result.final["phase"] == "solve_refine2"
+
+
+def test_no_round_when_the_schedule_already_meets_it():
+    result, refinement, _ = train(RefineSettings(), [1e-8])
+    assert [row["action"] for row in refinement.log] == ["met"]
+    assert result.added_phases == [] and list(result.phase_steps) == ["solve"]
+
+
+def test_the_rounds_are_bounded():
+    result, refinement, _ = train(RefineSettings(rounds=1), [1e-3, 1e-4])
+    assert [row["action"] for row in refinement.log] == ["refine", "rounds_spent"]
+    assert refinement.log[-1]["estimate"] == 1e-4
+    assert len(result.added_phases) == 1
+
+
+def test_a_spent_time_budget_stops_the_phase_and_the_rounds(monkeypatch):
+    clock = iter(range(0, 10**6, 10))  # every reading of the clock 10 s later
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))
+    result, refinement, _ = train(RefineSettings(rounds=3, max_seconds=25.0), [1e-3] * 4, steps=50)
+    assert result.out_of_time
+    assert result.phase_steps["solve"] < 50 and not result.added_phases
+    assert result.final["stopped"] is False
+
+
+@pytest.mark.parametrize("cfg, named", [
+    ({"rounds": -1}, "trainer.refine.rounds"),
+    ({"growth": 0}, "trainer.refine.growth"),
+    ({"max_seconds": float("nan")}, "trainer.refine.max_seconds"),
+    ({"phase": "polish"}, "trainer.refine.phase"),
+    ({"round": 2}, "trainer.refine.round"),
+    ("three", "trainer.refine"),
+])
+def test_bad_refine_settings_are_one_line(cfg, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        RefineSettings.from_config(cfg, [Phase("solve", "solve", "lm", 5)])
