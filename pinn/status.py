@@ -179,9 +179,9 @@ def level_check(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> Che
     for j, R in enumerate(rayleigh):
         above = [G for G in levels[j + 1:] if G > levels[j] + 1e-6 * max(abs(levels[j]), 1e-300)]
         if above and not R <= 0.5 * (levels[j] + above[0]):
-            k = int(np.argmin(np.abs(levels - R)))
-            skipped.append(f"state {j} has its Rayleigh quotient {R:.10g} near Galerkin level {k} ({levels[k]:.10g}), "
-                           f"above level {j} ({levels[j]:.10g} or less): a lower level was skipped")
+            skipped.append(f"state {j} has its Rayleigh quotient {R:.10g} above the midpoint between the Galerkin "
+                           f"level {j} ({levels[j]:.10g}, at or above the true one) and the next ({above[0]:.10g}): "
+                           f"a lower level was skipped")
     return Check("state", not skipped, "; ".join(skipped) or "no level skipped (independent Galerkin count)")
 
 
