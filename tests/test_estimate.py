@@ -93,3 +93,25 @@ def test_level_check_flags_a_skipped_level_only():
     degenerate = np.array([2.0, 4.0, 4.0, 6.0])
     assert level_check([2.0, 4.0, 4.0], degenerate).passed
     assert not level_check([2.0, 4.0, 6.0], degenerate).passed
+
+
+def test_a_short_schedule_is_refined_and_its_estimate_is_honest(tmp_path):
+    """Ten LM steps leave the estimate above the tolerance: a refinement round follows, with twice
+    the nodes; the estimate then stands within a factor 10 of the true error, and the status agrees
+    with it."""
+    from pinn.config import compose_config
+    from pinn.run import run
+
+    metrics = run(compose_config(["problem=harmonic", "tolerance=1e-7", "trainer.progress=none",
+                                  "trainer.phases.solve.steps=10", "trainer.refine.rounds=1"]), out_dir=tmp_path)
+    log = metrics["refinement"]
+    assert log[0]["action"] == "refine" and log[0]["estimate"] > 1e-7
+    assert log[0]["collocation_points"] == 256 and "solve_refine1" in metrics["phase_steps"]
+    assert log[-1]["action"] in ("met", "rounds_spent")
+    true, estimated = metrics["relative_errors"][0], metrics["estimated_relative_errors"][0]
+    assert estimated == log[-1]["estimate"]
+    assert true / 10 <= estimated <= 10 * true
+    if metrics["status"] == "ok":
+        assert estimated <= 1e-7 and true <= 1e-7
+    if estimated > 1e-7:
+        assert metrics["status"] == "unconverged" and "estimated relative error" in metrics["status_detail"]

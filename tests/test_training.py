@@ -63,6 +63,9 @@ def test_a_run_ending_in_an_excited_state_is_reported(tmp_path):
     assert metrics["matched_reference_states"] == [2]
     assert metrics["status"] == "wrong_state"
     assert "reference state 2" in metrics["status_detail"]
+    # the reference-free evidence says so too: the quotient sits above the Galerkin level of state 0
+    assert "a lower level was skipped" in metrics["status_detail"]
+    assert metrics["galerkin_levels"][0] <= metrics["rayleigh_quotients"][0] / 8
 
 
 def test_float32_runs(tmp_path):
