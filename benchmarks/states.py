@@ -46,7 +46,7 @@ def main() -> int:
     args = harness.parse(parser)
     cases = ([] if args.only_2d else ONE_D) + ([] if args.only_1d else TWO_D)
     cases = [c for c in cases if args.problem is None or c[0] == f"problem={args.problem}"]
-    header = (f"{'problem':<15} {'parameters':<30} {'n':>2} {'E':>17} {'E_ref':>17} {'rel.err':>9} "
+    header = (f"{'problem':<15} {'parameters':<30} {'n':>2} {'E':>17} {'E_ref':>17} {'rel.err':>9} {'est.err':>9} "
               f"{'Wein.w':>8} {'K-T w':>8} {'angle':>8} {'train s':>8} status")
     print(header)
     print("-" * len(header))
@@ -61,7 +61,7 @@ def main() -> int:
             kind = "2D excited" if "levels" in m and j > 0 else ("2D ground" if "levels" in m else "1D")
             worst[kind] = max(worst.get(kind, 0.0), err)
             print(f"{m['problem']:<15} {params:<30} {j:>2} {m['eigenvalues'][j]:>17.11g} {ref:>17.11g} "
-                  f"{err:>9.1e} {harness.relative_width(m['eigenvalue_bounds'][j], ref):>8.1e} {harness.relative_width(kato[j], ref):>8.1e} "
+                  f"{err:>9.1e} {m['estimated_relative_errors'][j]:>9.1e} {harness.relative_width(m['eigenvalue_bounds'][j], ref):>8.1e} {harness.relative_width(kato[j], ref):>8.1e} "
                   f"{angles[j]:>8.1e} {m['train_seconds']:>8.1f} {m['status']}", flush=True)
     for kind, value in worst.items():
         print(f"worst relative error, {kind}: {value:.1e}")

@@ -22,10 +22,12 @@ FILES = ("metrics.json", "history.csv", "solution.npz", "config.json", "checkpoi
 
 
 def tiny(name):
-    """The problem's own config with two steps in every phase."""
+    """The problem's own config with two steps in every phase, and at most one refinement round
+    on the same nodes."""
     config = plain_config(compose_config([f"problem={name}", "trainer.progress=none", "trainer.log_every=1"]))
     for phase in config["trainer"]["phases"].values():
         phase["steps"], phase["extra_steps_per_state"] = 2, 0
+    config["trainer"]["refine"] = {"rounds": 1, "growth": 1}
     return config
 
 
@@ -37,6 +39,9 @@ def test_every_problem_runs_end_to_end(name, tmp_path):
     metrics = run(tiny(name), out_dir=out)
     assert metrics["problem"] == name and metrics["report"] == cls.report
     assert metrics["status"] in STATUSES and all(c["kind"] for c in metrics["checks"])
+    if "estimated_relative_errors" in metrics:  # two steps are far from any tolerance: one round follows
+        assert [row["action"] for row in metrics["refinement"]] == ["refine", "rounds_spent"]
+        assert metrics["status"] != "ok"
     for key in ("eigenvalues", "reference_eigenvalues", "relative_errors"):
         assert len(metrics[key]) >= 1 and all(np.isfinite(metrics[key])), key
     for file in FILES:
