@@ -52,18 +52,9 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
         out = [problem.psi(model, j, xt, yt) for j in range(n)]
         return [np.stack([o[k].detach().double().cpu().numpy() for o in out]) for k in range(4)]
 
-    # Rayleigh quotients and Weinstein radii by a 96 x 96 Gauss rule
-    nodes, weights = np.polynomial.legendre.leggauss(96)
-    (x0, x1), (y0, y1) = problem.bounds
-    xs = 0.5 * (x1 - x0) * nodes + 0.5 * (x1 + x0)
-    ys = 0.5 * (y1 - y0) * nodes + 0.5 * (y1 + y0)
-    X, Y = np.meshgrid(xs, ys)
-    W = np.outer(0.5 * (y1 - y0) * weights, 0.5 * (x1 - x0) * weights).ravel()
-    V = problem.potential(X, Y).ravel()
-    psi, px, py, lap = on_model(X, Y)
-    norms = psi**2 @ W
-    rayleigh = ((px**2 + py**2 + V * psi**2) @ W) / norms
-    radius = np.sqrt(((-lap + (V - rayleigh[:, None]) * psi) ** 2) @ W / norms)
+    # Rayleigh quotients and Weinstein radii on the estimator's tensor Gauss rule
+    estimate = problem.estimator(model)
+    rayleigh, radius = estimate.rayleigh, estimate.radius
     energies = model.energies.detach().double().cpu().numpy()
 
     fine = fd.levels[-1]
@@ -83,7 +74,6 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
     above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
     scale = problem.energy_scale
     kato = kato_temple_between(rayleigh, radius, below, above)
-    estimate = problem.estimator(model)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": [float(r) for r in reference],

@@ -40,7 +40,9 @@ def sine_galerkin(potential, a: float, b: float, x: np.ndarray, w: np.ndarray,
 
 @dataclass(frozen=True)
 class Estimate:
-    """Per state: Rayleigh quotient R, Weinstein radius |r|, the H^-1 estimate of |R - E*|, the
+    """Per state: Rayleigh quotient R, Weinstein radius |r| (Weinstein's theorem: [R - |r|, R + |r|]
+    holds an eigenvalue, for any psi satisfying the boundary conditions, as the trial functions do
+    exactly), the H^-1 estimate of |R - E*|, the
     estimated relative error of the eigenvalue parameter (|E - R| + that, over |E|); and the lowest
     Galerkin levels (upper bounds of the true levels)."""
 

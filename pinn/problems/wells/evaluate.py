@@ -46,23 +46,6 @@ def schrodinger_reference(problem, n_states: int) -> Reference:
     return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd)
 
 
-def weinstein_radius(problem, model, xq: np.ndarray, wq: np.ndarray,
-                     psi_q: np.ndarray, norms: np.ndarray, rayleigh: np.ndarray) -> np.ndarray:
-    """eta = ||(H - R) psi|| / ||psi|| per state, by the same composite Gauss quadrature.
-
-    Weinstein's theorem: for any psi satisfying the boundary conditions (the trial functions do,
-    exactly, and are C1 with psi'' jumping only where V jumps) the interval [R - eta, R + eta]
-    around its Rayleigh quotient R contains an eigenvalue of H. When psi is matched to state j
-    (`matched_reference_states`) and the interval is narrower than the gaps to the neighbouring
-    levels, that eigenvalue is E_j."""
-    param = next(model.parameters())
-    x = torch.as_tensor(xq, device=param.device, dtype=param.dtype)
-    residual = problem.residuals(model, x).double().cpu().numpy()
-    energies = model.energies.detach().double().cpu().numpy()
-    shifted = residual + (energies - rayleigh)[:, None] * psi_q
-    return np.sqrt((shifted**2) @ wq / norms)
-
-
 def kato_temple(rayleigh: np.ndarray, radius: np.ndarray, levels: np.ndarray) -> list[list[float] | None]:
     """Kato-Temple intervals of non-degenerate states, the gap estimates a = E_{j-1}, b = E_{j+1}
     from the finite-difference levels (see `kato_temple_between`)."""
@@ -83,12 +66,11 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
         psi, dpsi = problem.wavefunctions(model, torch.as_tensor(x, device=device, dtype=dtype))
         return psi.double().cpu().numpy(), dpsi.double().cpu().numpy()
 
-    xq, wq = problem.quadrature(96)
-    psi_q, dpsi_q = on_model(xq)
-    V_q = problem.potential(xq)
+    estimate = problem.estimator(model)
+    rayleigh, radius = estimate.rayleigh, estimate.radius
+    xq, wq = problem.estimator.rule
+    psi_q, _ = on_model(xq)
     norms = (psi_q**2) @ wq
-    rayleigh = ((dpsi_q**2 + V_q * psi_q**2) @ wq) / norms
-    radius = weinstein_radius(problem, model, xq, wq, psi_q, norms, rayleigh)
     ref_q = np.array([f(xq) for f in ref.eigenfunctions])
     overlaps = (psi_q / np.sqrt(norms)[:, None]) @ (ref_q * wq).T
     matches = [int(np.argmax(np.abs(row))) for row in overlaps]
@@ -107,7 +89,6 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
     residual = problem.residuals(model, torch.as_tensor(x, device=device, dtype=dtype)).double().cpu().numpy()
     wrong = [j for j in range(n) if matches[j] != j]
     kato = kato_temple(rayleigh, radius, ref.fd.eigenvalues)
-    estimate = problem.estimator(model)
     metrics: dict[str, Any] = {
         "eigenvalues": energies.tolist(),
         "reference_eigenvalues": ref.eigenvalues[:n].tolist(),
