@@ -149,3 +149,32 @@ def test_bad_resume_is_one_line(args, named, tmp_path):
     proc = pinn(*args, cwd=tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], proc.stderr
+
+
+def test_killed_run_resumes_bitwise_inside_a_refinement_round(tmp_path, monkeypatch):
+    """A refinement round is a phase the run added to its schedule: a kill inside it resumes into
+    the same round, with the same nodes and the same decisions, and ends where the uninterrupted
+    run ends."""
+    schedule = ["problem=harmonic", "tolerance=1e-7", "trainer.progress=none", "trainer.phases.solve.steps=10",
+                "trainer.refine.rounds=1", "trainer.log_every=2", "trainer.checkpoint_every=3"]
+    reference = run(compose_config(schedule), out_dir=tmp_path / "whole")
+    assert reference["refinement"][0]["action"] == "refine"
+    kill_at = reference["steps"] - reference["phase_steps"]["solve_refine1"] // 2
+    original = HistoryWriter.__call__
+
+    def dying(self, row):
+        original(self, row)
+        if row["step"] >= kill_at:
+            raise SimulatedKill
+
+    out = tmp_path / "killed"
+    monkeypatch.setattr(HistoryWriter, "__call__", dying)
+    with pytest.raises(SimulatedKill):
+        run(compose_config(schedule), out_dir=out)
+    monkeypatch.setattr(HistoryWriter, "__call__", original)
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert saved["phase"] == "solve_refine1" and saved["added_phases"][0]["collocation_points"] == 256
+    resumed = run(compose_config([f"resume={out}"]), out_dir=None)
+    assert resumed["eigenvalues"] == reference["eigenvalues"]  # bitwise
+    assert resumed["refinement"] == reference["refinement"]
+    assert history(out / "history.csv") == history(tmp_path / "whole" / "history.csv")
