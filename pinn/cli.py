@@ -216,7 +216,9 @@ examples:
   python -m pinn -m problem=flame_fpp problem.phi=0.38,0.42,0.46 hydra/launcher=joblib
 
 settings: tolerance (relative eigenvalue accuracy; null: the problem's default), dtype, device,
-seed, threads, model.width/depth/activation, trainer.phases.<phase>.steps, ...
+seed, threads, model.width/depth/activation, trainer.phases.<phase>.steps, trainer.refine.rounds
+(Schrödinger runs: rounds after the schedule while the estimated error exceeds the tolerance),
+trainer.refine.max_seconds (a training time budget), ...
 (python -m pinn --cfg job prints every setting of a run).
 
 outputs: outputs/<date>/<time>_<problem>/ (hydra.run.dir=DIR to choose): metrics.json, history.csv,
