@@ -140,3 +140,17 @@ def test_tensorboard_missing_is_a_config_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     with pytest.raises(ConfigError, match=r"pip install -e '.\[tensorboard\]'"):
         validate(plain_config(compose_config(["logger=tensorboard"])))
+
+
+@pytest.mark.parametrize("overrides", [["problem=harmonic", "problem.omega=6"], ["problem=double_well", "problem.a=4"]])
+def test_parameters_away_from_the_defaults_reach_the_default_tolerance(overrides, tmp_path):
+    """Two sets a user tried, where the previous schedule ended at 1.7e-4 and 4.1e-7 with status
+    ok: the default schedule now lands near the wells' 1e-8 or below (7.8e-9 and 1.8e-11 here),
+    its own estimate within a factor 10 of the true error, and anything but ok only when that
+    estimate says the tolerance is not met."""
+    metrics = run(compose_config(overrides + ["trainer.progress=none"]), out_dir=tmp_path)
+    true, estimated = metrics["relative_errors"][0], metrics["estimated_relative_errors"][0]
+    assert metrics["tolerance"] == 1e-8
+    assert true <= 1e-7
+    assert true / 10 <= estimated <= 10 * true
+    assert metrics["status"] == "ok" or estimated > 1e-8
