@@ -67,7 +67,7 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     """log10 |E - E_ref| against step for every state, with the widths of the final certified
     intervals around the Rayleigh quotient (Weinstein dashed, Kato-Temple dotted) and the final
     a-posteriori estimate of the error (a diamond at the last step), where the run has them."""
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4 + 0.3 * len(metrics["reference_eigenvalues"])))
     ax = fig.subplots()
     weinstein = metrics.get("eigenvalue_bounds") or []
     kato_temple = metrics.get("eigenvalue_bounds_kato_temple") or []
@@ -92,7 +92,7 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     mark_phases(ax, history)
     ax.set_xlabel("step")
     ax.set_ylabel("log10 |E - E_ref|")
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=7, frameon=False)
     return tight(fig)
 
 
