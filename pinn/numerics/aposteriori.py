@@ -20,6 +20,8 @@ hundreds of times over.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Galerkin levels this close (relative) are one degenerate level
@@ -41,3 +43,18 @@ def quotient_error(residual_coefficients: np.ndarray, psi_coefficients: np.ndarr
     terms[np.abs(levels[None, :] - own[:, None]) <= DEGENERATE * np.abs(own[:, None])] = 0.0
     beyond = np.maximum(radius**2 - (residual_coefficients**2).sum(axis=1), 0.0)
     return terms.sum(axis=1) + beyond / np.maximum(levels[-1] - rayleigh, 1e-300)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per state: Rayleigh quotient R, Weinstein radius |r| (Weinstein's theorem: [R - |r|, R + |r|]
+    holds an eigenvalue, for any psi satisfying the boundary conditions, as the trial functions do
+    exactly), the H^-1 estimate of |R - E*|, the
+    estimated relative error of the eigenvalue parameter (|E - R| + that, over |E|); and the lowest
+    Galerkin levels (upper bounds of the true levels)."""
+
+    rayleigh: np.ndarray
+    radius: np.ndarray
+    quotient_error: np.ndarray
+    relative_error: np.ndarray
+    galerkin_levels: np.ndarray    # one more than the states: the level above the last too

@@ -1,6 +1,6 @@
 """The a-posteriori error estimate of trained two-dimensional states, from the network alone.
 
-As in one dimension (pinn.problems.wells.estimate): the residual r = (H - R) psi on a tensor Gauss
+As in one dimension: the residual r = (H - R) psi on a tensor Gauss
 rule, measured in the H^-1 norm of a Galerkin approximation of H (pinn.numerics.aposteriori), here
 in the products of box sines sin(m pi u) sin(n pi v), with more modes along the longer side so that
 both directions reach the same kinetic energy. Its levels, Ritz values above the true ones, are
@@ -16,8 +16,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from pinn.numerics.aposteriori import quotient_error
-from pinn.problems.wells.estimate import Estimate
+from pinn.numerics.aposteriori import Estimate, quotient_error
 
 # sine modes in all (the product of the modes per axis stays near this), and at most per axis
 MODES, MAX_PER_AXIS = 900, 60

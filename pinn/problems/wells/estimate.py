@@ -12,13 +12,12 @@ Nothing here looks at the reference: the estimate may steer training and decide 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import torch
 
-from pinn.numerics.aposteriori import quotient_error
+from pinn.numerics.aposteriori import Estimate, quotient_error
 
 # nodes of each Gauss-Legendre piece of the estimator's rule, and nodes per sine mode
 PIECE_NODES = 24
@@ -36,21 +35,6 @@ def sine_galerkin(potential, a: float, b: float, x: np.ndarray, w: np.ndarray,
     H = (basis * (w * potential(x))) @ basis.T + np.diag((m * np.pi / length) ** 2)
     levels, vectors = np.linalg.eigh(0.5 * (H + H.T))
     return levels, vectors, basis
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Per state: Rayleigh quotient R, Weinstein radius |r| (Weinstein's theorem: [R - |r|, R + |r|]
-    holds an eigenvalue, for any psi satisfying the boundary conditions, as the trial functions do
-    exactly), the H^-1 estimate of |R - E*|, the
-    estimated relative error of the eigenvalue parameter (|E - R| + that, over |E|); and the lowest
-    Galerkin levels (upper bounds of the true levels)."""
-
-    rayleigh: np.ndarray
-    radius: np.ndarray
-    quotient_error: np.ndarray
-    relative_error: np.ndarray
-    galerkin_levels: np.ndarray    # one more than the states: the level above the last too
 
 
 class ResidualEstimator:
