@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from pinn.errors import ConfigError
 from pinn.training.loggers import LOGGERS
 from pinn.numerics.nets import ACTIVATIONS
+from pinn.reference.cache import ReferenceCache
 from pinn.training.threads import check_setting as check_threads
 from pinn.training.trainer import Phase
 from pinn.training.refine import RefineSettings
@@ -27,7 +28,8 @@ def _config_dir() -> Path:
 
 
 CONFIG_DIR = _config_dir()
-TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger", "tolerance", "threads"}
+TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger", "tolerance", "threads",
+                  "reference"}
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
@@ -47,6 +49,7 @@ class Settings:
     phases: tuple[Phase, ...]
     threads: str | int = "auto"
     refine: RefineSettings = RefineSettings()
+    reference_cache: ReferenceCache | None = None
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -72,6 +75,18 @@ def _section(cfg: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]} is not a setting; use {', '.join(sorted(allowed))}")
     return section
+
+
+def reference_cache(cfg: Mapping[str, Any]) -> ReferenceCache | None:
+    """The on-disk reference cache `reference.cache` / `reference.cache_dir` ask for (None: off);
+    a config without the section (an older run's) caches in the default directory."""
+    section = _section(cfg, "reference", {"cache", "cache_dir"}) if "reference" in cfg else {}
+    enabled, directory = section.get("cache", True), section.get("cache_dir")
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"reference.cache={enabled!r} must be true or false")
+    if directory is not None and (not isinstance(directory, str) or not directory):
+        raise ConfigError(f"reference.cache_dir={directory!r} must be a directory path, or null for the default")
+    return ReferenceCache(directory) if enabled else None
 
 
 def resolve_device(name: Any) -> torch.device:
@@ -140,5 +155,6 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         phases=tuple(phases),
         threads=check_threads(cfg.get("threads", "auto")),
         refine=RefineSettings.from_config(trainer.get("refine"), phases),
+        reference_cache=reference_cache(cfg),
     )
 

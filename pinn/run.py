@@ -18,7 +18,7 @@ from pinn.errors import ConfigError, DivergenceError
 from pinn.io.figures import plot_run
 from pinn.io.files import HistoryWriter, provenance, write_json, write_solution
 from pinn.io.rundir import RunDirectory
-from pinn.io.summary import refinement_line
+from pinn.io.summary import reference_line, refinement_line
 from pinn.problems import build_problem
 from pinn.problems.registry import report_of
 from pinn.status import Criteria, effective_tolerance
@@ -105,7 +105,10 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None, keep: 
 
 def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[float, str], threads: ThreadChoice,
            out: Path, checkpoint: Mapping[str, Any] | None) -> dict[str, Any]:
-    reference = problem.reference()  # before training: a flame that does not fit its domain fails at once
+    reference = problem.reference(settings.reference_cache)  # before training: a flame that does not fit fails at once
+    lookup = problem.reference_lookup
+    log.info("reference: %s in %.2f s%s", "loaded from the cache" if lookup.source == "cache" else lookup.source,
+             lookup.seconds, f" (its solve took {lookup.solve_seconds:.1f} s)" if lookup.source == "cache" else "")
     if checkpoint is None:
         write_json(out / "config.json", config)
     torch.set_float32_matmul_precision("highest")
@@ -161,6 +164,7 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
         "refinement": refinement.log,
         "out_of_time": result.out_of_time,
         "train_seconds": result.seconds,
+        "reference": lookup.as_dict(),
         "steps": result.steps,
         "resumed_from_step": result.resumed_from_step,
         "phase_steps": result.phase_steps,
@@ -194,7 +198,7 @@ def summary(metrics: Mapping[str, Any], out: Path | None) -> str:
     """The printed summary: steps and time, the lines of the run's report kind, a failed status."""
     lines = [f"{metrics['problem']}: {metrics['steps']} steps in {metrics['train_seconds']:.1f} s "
              f"on {metrics['device']} ({metrics['dtype']})", *report_of(metrics).summary(metrics),
-             *refinement_line(metrics)]
+             *refinement_line(metrics), *reference_line(metrics)]
     if metrics["status"] != "ok":
         lines.append(f"  FAILED ({metrics['status']}): {metrics.get('status_detail', '')}")
     if out is not None:

@@ -1,5 +1,6 @@
 import contextlib
 import io
+import os
 import sys
 
 import pytest
@@ -17,6 +18,19 @@ FAST = [
     "trainer.phases.solve.steps=80",
     "trainer.log_every=20",
 ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reference_cache(tmp_path_factory):
+    """One reference cache for the whole session (subprocesses inherit it): tests that solve the same
+    physical parameters share one solve, and nothing is written to the user's own cache."""
+    saved = os.environ.get("PINN_CACHE_DIR")
+    os.environ["PINN_CACHE_DIR"] = str(tmp_path_factory.mktemp("reference-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("PINN_CACHE_DIR", None)
+    else:
+        os.environ["PINN_CACHE_DIR"] = saved
 
 
 @pytest.fixture(autouse=True)

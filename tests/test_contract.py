@@ -46,6 +46,7 @@ def test_every_problem_runs_end_to_end(name, tmp_path):
         assert len(metrics[key]) >= 1 and all(np.isfinite(metrics[key])), key
     for file in FILES:
         assert (out / file).is_file(), file
+    assert metrics["reference"]["source"] in ("solved", "cache"), metrics["reference"]  # its reference pickles
     result = load(out)
     figures = result.figures()
     assert figures and set(figures) == set(report_of(metrics).figures(*read_run(out)))

@@ -53,7 +53,8 @@ def test_square_box_degenerate_pair_spans_the_right_subspace(tmp_path):
         assert kato is not None and kato[0] <= reference <= kato[1]
 
 
-@pytest.mark.parametrize("omega, tolerance", [pytest.param(1.5, 1e-4, marks=pytest.mark.slow), (0.3, 1e-4)])
+@pytest.mark.slow
+@pytest.mark.parametrize("omega, tolerance", [(1.5, 1e-4), (0.3, 1e-4)])
 def test_plane_oscillator_ground_state_on_the_default_trainer(omega, tolerance, tmp_path):
     """harmonic2d once collapsed below its ground level (E = -0.44 reported as ok): with 16 nodes
     per axis the warm-up drove the Rayleigh quotient down between the nodes. omega = 0.3 (states

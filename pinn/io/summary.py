@@ -31,6 +31,17 @@ def refinement_line(metrics: Mapping[str, Any]) -> list[str]:
             f"estimated error {path} ({rows[-1]['action'].replace('_', ' ')})"]
 
 
+def reference_line(metrics: Mapping[str, Any]) -> list[str]:
+    """Where the reference came from and what solving it costs beside the training."""
+    lookup = metrics.get("reference")
+    if not lookup:
+        return []
+    ratio = metrics["train_seconds"] / lookup["solve_seconds"] if lookup["solve_seconds"] > 0 else float("inf")
+    how = (f"from the cache in {lookup['seconds']:.2f} s (solving it took {lookup['solve_seconds']:.3g} s)"
+           if lookup["source"] == "cache" else f"{lookup['source']} in {lookup['solve_seconds']:.3g} s")
+    return [f"  reference: {how}; training took {ratio:.3g}x the reference's solve"]
+
+
 def field_errors_line(metrics: Mapping[str, Any]) -> str:
     fields = "   ".join(f"{k} {v:.2e}" for k, v in metrics["field_l2_errors"].items())
     return f"  relative L2 field errors: {fields}"

@@ -3,14 +3,17 @@ the reference it is judged against and the report its run produces."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 from torch import nn
 
 from pinn.errors import ConfigError
+from pinn.reference.cache import ReferenceCache, code_version, entry_key, solve_uncached
 
 
 class Deferred:
@@ -40,6 +43,10 @@ class Problem(ABC):
 
     Constructors only validate and store; anything expensive belongs in `solve_reference` (or
     another lazily computed, cached value).
+
+    A problem built from its config (`build_problem`) keeps the config's parameters in `arguments`;
+    they, less the `training_only` ones, key its reference in the on-disk cache
+    (pinn.reference.cache), together with a hash of the files in `reference_sources()`.
     """
 
     name: ClassVar[str]
@@ -53,11 +60,36 @@ class Problem(ABC):
         """The default relative eigenvalue tolerance for these parameters."""
         return self.default_tolerance
 
-    def reference(self) -> Any:
-        """The independent reference for these parameters, solved on the first call."""
+    # config keys that shape the training but not the reference (left out of the cache key)
+    training_only: ClassVar[frozenset[str]] = frozenset()
+    arguments: dict[str, Any] | None = None
+
+    def reference(self, cache: ReferenceCache | None = None) -> Any:
+        """The independent reference for these parameters, on the first call loaded from `cache`
+        or solved (and then stored there); `reference_lookup` says which, and how long it took."""
         if "_reference" not in self.__dict__:
-            self.__dict__["_reference"] = self.solve_reference()
+            parameters = self.reference_parameters()
+            if cache is None or parameters is None:
+                why = "caching is off" if cache is None else "built without its config's parameters"
+                value, lookup = solve_uncached(self.solve_reference, why)
+            else:
+                key = entry_key(parameters, code_version(self.reference_sources()))
+                value, lookup = cache.obtain(key, self.solve_reference)
+            self.__dict__["_reference"], self.__dict__["reference_lookup"] = value, lookup
         return self.__dict__["_reference"]
+
+    def reference_parameters(self) -> dict[str, Any] | None:
+        """What the reference depends on: the configured parameters less the training-only ones;
+        None for a problem built without its config (it is then never cached)."""
+        if self.arguments is None:
+            return None
+        return {k: v for k, v in self.arguments.items() if k not in self.training_only}
+
+    def reference_sources(self) -> list[Path]:
+        """The code (and data) the reference is computed by: its family's folder and
+        pinn/reference; a change to any of these files makes the cached entries stale."""
+        package = Path(__file__).resolve().parent.parent
+        return [Path(inspect.getfile(type(self))).resolve().parent, package / "reference"]
 
     @abstractmethod
     def solve_reference(self) -> Any:

@@ -35,6 +35,8 @@ from pinn.problems.base import check_count, check_number
 
 # each observation is a row of the Levenberg-Marquardt Jacobian: more would not fit in memory
 MAX_OBSERVATIONS = 10000
+# settings of the observations, not of the physics: the forward reference does not depend on them
+OBSERVATION_SETTINGS = frozenset({"n_observations", "noise", "noise_seed", "observations", "data_weight"})
 # the noise level the misfit is measured in never drops below this (noise-free data still have
 # the model's own approximation error)
 NOISE_FLOOR = 0.005
@@ -199,6 +201,21 @@ class InverseProblem:
         if self.observations_path is not None:
             fields = [f.name for f in self.observed_fields()]
             self.__dict__["_data"] = read_observations(self.observations_path, fields, self.observation_domain())
+
+    def reference_parameters(self) -> dict[str, Any] | None:
+        """The forward reference at the true parameters: the observation settings and the starting
+        guesses (`initial_*`) leave it unchanged, so every noise draw shares one cache entry, and
+        so does the forward problem at the same parameters when it solves its reference the same way."""
+        parameters = super().reference_parameters()  # type: ignore[misc]
+        if parameters is None:
+            return None
+        parameters = {k: v for k, v in parameters.items()
+                      if k not in OBSERVATION_SETTINGS and not k.startswith("initial_")}
+        forward = next((c for c in type(self).__mro__[1:] if "name" in vars(c)), None)
+        if forward is not None and forward.solve_reference is type(self).solve_reference \
+                and forward.reference_sources is type(self).reference_sources:
+            parameters["name"] = forward.name
+        return parameters
 
     @property
     def sigma(self) -> float:

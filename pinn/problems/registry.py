@@ -93,4 +93,6 @@ def build_problem(cfg: Mapping[str, Any]) -> Problem:
         raise ConfigError(
             f"problem.{unknown[0]} is not a parameter of {name}; its parameters are {', '.join(sorted(accepted))}"
         )
-    return cls(**params)
+    problem = cls(**params)
+    problem.arguments = {"name": name, **params}
+    return problem

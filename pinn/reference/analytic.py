@@ -16,6 +16,8 @@ free of poles, so every eigenvalue is a bracketed sign change of W.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,11 +37,11 @@ def infinite_well(L: float, n_states: int) -> Eigenpairs:
     """E_n = (n+1)^2 pi^2 / L^2 on [0, L]."""
     modes = np.arange(1, n_states + 1)
     energies = (modes * np.pi / L) ** 2
+    return Eigenpairs(energies, tuple(functools.partial(_sine_mode, L, int(k)) for k in modes))
 
-    def mode(k: int) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda x: np.sqrt(2.0 / L) * np.sin(k * np.pi * np.asarray(x, float) / L)
 
-    return Eigenpairs(energies, tuple(mode(k) for k in modes))
+def _sine_mode(L: float, k: int, x: np.ndarray) -> np.ndarray:
+    return np.sqrt(2.0 / L) * np.sin(k * np.pi * np.asarray(x, float) / L)
 
 
 def _scaled_fundamentals(z: float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
@@ -131,47 +133,60 @@ def _bracket(level: int, E_lo: float, unit: float, count: Callable[[float], int]
     return lo, hi
 
 
-def _step_eigenfunction(
-    E: float, V_in: float, V_out: float, a: float, L: float, parity: int
-) -> Callable[[np.ndarray], np.ndarray]:
-    z_in, z_out = E - V_in, E - V_out
+@dataclass(frozen=True)
+class StepEigenfunction:
+    """The eigenfunction of the symmetric step well at E with the given parity, unnormalized
+    (`scale` = 1) or times `scale`: C or S of z_in = E - V_in inside |x| < a, matched at a to the
+    solution of z_out = E - V_out that vanishes at the wall L."""
 
-    def inner(y: np.ndarray) -> np.ndarray:
+    E: float
+    V_in: float
+    V_out: float
+    a: float
+    L: float
+    parity: int
+    scale: float = 1.0
+
+    def inner(self, y: np.ndarray) -> np.ndarray:
         """C or S of z_in at y; under a barrier (z_in < 0) divided by its value at a, so that
         cosh and sinh of large arguments never overflow."""
+        z_in, a = self.E - self.V_in, self.a
         if z_in < 0:
             k = np.sqrt(-z_in)
-            sign = 1.0 if parity == 0 else -1.0
+            sign = 1.0 if self.parity == 0 else -1.0
             return np.exp(k * (y - a)) * (1 + sign * np.exp(-2 * k * y)) / (1 + sign * np.exp(-2 * k * a))
         c, s = _fundamentals(z_in, y)
-        return c if parity == 0 else s
+        return c if self.parity == 0 else s
 
-    psi_a = float(inner(np.array(a)))
-
-    def outer(y: np.ndarray) -> np.ndarray:
+    def outer(self, y: np.ndarray) -> np.ndarray:
         """psi(a) * u(y) / u(a), with u(y) = S(z_out, L - y), computed without overflow."""
-        w, d = L - a, L - y
+        z_out, a = self.E - self.V_out, self.a
+        psi_a = float(self.inner(np.array(a)))
+        w, d = self.L - a, self.L - y
         if z_out < 0:
             k = np.sqrt(-z_out)
             return psi_a * np.exp(-k * (y - a)) * (-np.expm1(-2 * k * d)) / (-np.expm1(-2 * k * w))
         return psi_a * _fundamentals(z_out, d)[1] / _fundamentals(z_out, np.array(w))[1]
 
-    def raw(x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
         y = np.abs(x)
-        sign = np.where(x < 0, -1.0, 1.0) if parity == 1 else 1.0
-        inside = y < a
-        out = np.where(inside, inner(np.where(inside, y, 0.0)), outer(np.where(inside, a, y)))
-        return sign * out
+        sign = np.where(x < 0, -1.0, 1.0) if self.parity == 1 else 1.0
+        inside = y < self.a
+        out = np.where(inside, self.inner(np.where(inside, y, 0.0)), self.outer(np.where(inside, self.a, y)))
+        return self.scale * sign * out
 
+
+def _step_eigenfunction(E: float, V_in: float, V_out: float, a: float, L: float, parity: int) -> StepEigenfunction:
+    """The normalized eigenfunction, psi > 0 just inside the left wall."""
+    raw = StepEigenfunction(E, V_in, V_out, a, L, parity)
     # normalize with composite Gauss-Legendre on each smooth piece
     nodes, weights = np.polynomial.legendre.leggauss(200)
     total = 0.0
     for lo, hi in ((0.0, a), (a, L)):
         xs = 0.5 * (hi - lo) * nodes + 0.5 * (hi + lo)
         total += 0.5 * (hi - lo) * np.sum(weights * raw(xs) ** 2)
-    scale = _left_wall_sign(raw, L, a) / np.sqrt(2.0 * total)
-    return lambda x: scale * raw(x)
+    return dataclasses.replace(raw, scale=_left_wall_sign(raw, L, a) / np.sqrt(2.0 * total))
 
 
 def _left_wall_sign(f: Callable[[np.ndarray], np.ndarray], L: float, a: float) -> float:

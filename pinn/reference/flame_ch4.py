@@ -17,6 +17,7 @@ the extrapolated s_L moves by 5e-6 from relative 1e-8 to 1e-10.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -169,7 +170,22 @@ def _tolerances(sim, steady, transient) -> None:
     sim.flame.set_transient_tolerances(default=transient)
 
 
-@functools.lru_cache(maxsize=16)  # a minute of Cantera per flame: solved once per process and arguments
+def solved_once(solve):
+    """Memoize a flame per process (a minute of Cantera each) on its arguments with the defaults
+    filled in, so that counterflow(0.8) and counterflow(0.8, 300.0, ...) are one solve."""
+    signature = inspect.signature(solve)
+    cached = functools.lru_cache(maxsize=16)(solve)
+
+    @functools.wraps(solve)
+    def once(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return cached(*bound.args)
+
+    return once
+
+
+@solved_once
 def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
                mechanism: str | None = None, levels=REFINEMENT) -> FlameReference:
     """ct.FreeFlame with mixture-averaged transport, solved at each refinement level in turn."""
@@ -189,7 +205,7 @@ def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, widt
                           fixed_location=float(flame.fixed_temperature_location))
 
 
-@functools.lru_cache(maxsize=16)
+@solved_once
 def counterflow(phi: float, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.02,
                 u_reactants: float = 1.0, u_products: float = 1.0, mechanism: str | None = None,
                 levels=COUNTERFLOW_REFINEMENT) -> CounterflowReference:

@@ -34,6 +34,7 @@ solves all the equations together, the flame's place included.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -46,7 +47,7 @@ from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
-from pinn.problems.flame_ch4.free import FreeFlameCH4
+from pinn.problems.flame_ch4.free import FreeFlameCH4, mechanism_sources
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss
 
@@ -126,6 +127,9 @@ class CounterflowFlameCH4(Problem):
         dY = np.abs(inlet.Y_b - inlet.Y_in)[:-1]
         self.species_scale = dY + 1e-3 * dY.max()
         self.correction_scale = dY + 0.1 * dY.max()
+
+    def reference_sources(self) -> list[Path]:
+        return [*super().reference_sources(), *mechanism_sources()]
 
     def solve_reference(self):
         """Cantera's CounterflowPremixedFlame, refined until Lambda stops moving."""

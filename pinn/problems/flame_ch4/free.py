@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -47,7 +48,8 @@ from torch import nn
 from torch.func import jvp
 
 from pinn.chemistry.flame_equations import diffusive_fluxes, residuals
-from pinn.chemistry.mechanism import load_mechanism
+from pinn.chemistry import mechanism as mechanism_module
+from pinn.chemistry.mechanism import load_mechanism, mechanism_path
 from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
@@ -84,6 +86,11 @@ def inlet_mass_fractions(species: tuple[str, ...], W: np.ndarray, phi: float) ->
         moles[species.index(name)] = amount
     mass = moles * W
     return mass / mass.sum()
+
+
+def mechanism_sources() -> list[Path]:
+    """The shipped mechanism and the code that loads it: Cantera's reference flames depend on both."""
+    return [mechanism_path(), Path(mechanism_module.__file__)]
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,9 @@ class FreeFlameCH4(Problem):
             raise ConfigError(f"problem.width={self.width:g} m must be between {low:.2g} and {high:.2g} m "
                               f"({WIDTH_IN_THICKNESSES[0]:g} to {WIDTH_IN_THICKNESSES[1]:g} flame thicknesses) "
                               "for Cantera's reference flame to fit")
+
+    def reference_sources(self) -> list[Path]:
+        return [*super().reference_sources(), *mechanism_sources()]
 
     def solve_reference(self):
         """Cantera's FreeFlame, refined until s_L stops moving (pinn.reference.flame_ch4)."""

@@ -85,6 +85,7 @@ class SchrodingerProblem(Problem):
     stages = tuple(STAGE_TERMS)
     default_tolerance = 1e-8
     report = "wells"
+    training_only = frozenset({"weights"})
 
     @cached_property
     def estimator(self):

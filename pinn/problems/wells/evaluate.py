@@ -3,6 +3,7 @@ finite differences always) and the evaluation of a trained model against it."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -41,7 +42,7 @@ def schrodinger_reference(problem, n_states: int) -> Reference:
         exact = analytic.symmetric_step_well(spec["V_in"], spec["V_out"], spec["a"], spec["L"], n_states)
     else:
         finest = fd.finest
-        functions = [lambda x, k=k: interpolate_state(finest, k, np.asarray(x, float)) for k in range(n_states)]
+        functions = [functools.partial(interpolate_state, finest, k) for k in range(n_states)]
         return Reference(fd.eigenvalues, functions, "finite_difference", fd)
     return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd)
 

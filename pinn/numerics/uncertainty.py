@@ -1,0 +1,101 @@
+"""How well the data pin the unknowns of an inverse PINN: the Gauss-Newton (Laplace) covariance of
+the unknowns with the network profiled out.
+
+The trained parameters are theta = (w, p): w the network (and the eigenvalue, which the equations
+fix), p the unknowns. The equation rows r_e(w, p) vanish at the solution: they are constraints,
+not data. The data rows r_d(w, p) are the misfits in units of their noise: independent, unit
+variance. When p moves by dp the solution follows along the constraint, J_e,w dw + J_e,p dp = 0,
+by the least change dw = S dp with
+
+    S = -J_e,w^+ J_e,p        (the pseudo-inverse: directions the equations do not see stay put),
+
+the data move by G dp with G = J_d,w S + J_d,p, and the log-likelihood -|r_d|^2 / 2 has the
+Fisher information F = G^T G. Then cov(p) = F^-1: the Cramér-Rao bound of this observation design,
+and the Laplace covariance of a flat prior. A derived quantity q(w, p) (the eigenvalue) has the
+total gradient g = q_w S + q_p and the variance g F^-1 g^T.
+
+Assumptions: the residual is linear in dp over the size of the interval (checked by the profile
+of the worst-determined unknown, see `pinn.problems.inverse`), the noise Gaussian and independent
+between observations, and the network able to follow p (a network that cannot adds its own error,
+which this covariance does not contain)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev
+
+
+class ResidualModule(nn.Module):
+    """Wraps a model so that functional_call can swap its parameters while a residual is evaluated."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, residual_fn: Callable[[], torch.Tensor | list[torch.Tensor]]):
+        return residual_fn()
+
+
+def parameter_jacobian(model: nn.Module, fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, list[str]]:
+    """(d fn / d theta, parameter names): fn() -> a vector, evaluated with the model's trainable
+    parameters flattened in `named_parameters` order into the columns."""
+    wrapper = ResidualModule(model)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    sizes = [p.numel() for _, p in named]
+    flat = torch.cat([p.detach().reshape(-1) for _, p in named])
+
+    def at(theta: torch.Tensor) -> torch.Tensor:
+        params, i = {}, 0
+        for (name, p), size in zip(named, sizes):
+            params[f"model.{name}"] = theta[i:i + size].view_as(p)
+            i += size
+        return functional_call(wrapper, params, (), {"residual_fn": lambda: fn().reshape(-1)})
+
+    columns = [name for (name, _), size in zip(named, sizes) for _ in range(size)]
+    return jacrev(at)(flat).detach(), columns
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """The result of `profile`: `covariance` of the unknowns (in their own parameterization, the
+    noise as given), `sensitivity` S (network columns x unknowns), `gradients` of the derived
+    quantities with the network profiled out (rows), and `information` F."""
+
+    covariance: torch.Tensor
+    information: torch.Tensor
+    sensitivity: torch.Tensor
+    gradients: torch.Tensor
+
+    def derived_variances(self) -> torch.Tensor:
+        return torch.einsum("qi,ij,qj->q", self.gradients, self.covariance, self.gradients)
+
+
+def profile(equations: torch.Tensor, data: torch.Tensor, derived: torch.Tensor, unknown: torch.Tensor,
+            rtol: float = 1e-10) -> Profiled:
+    """The covariance of the unknowns from the Jacobians of the equation rows, the data rows (in
+    units of their noise) and the derived quantities, all with respect to every parameter;
+    `unknown` is a boolean mask of the unknowns' columns. Singular values of J_e,w below `rtol`
+    of the largest count as zero (directions the equations do not determine)."""
+    w, p = ~unknown, unknown
+    sensitivity = -torch.linalg.pinv(equations[:, w], rtol=rtol) @ equations[:, p]
+    response = data[:, w] @ sensitivity + data[:, p]
+    information = response.T @ response
+    covariance = torch.linalg.pinv(information, hermitian=True)
+    gradients = derived[:, w] @ sensitivity + derived[:, p]
+    return Profiled(covariance, information, sensitivity, gradients)
+
+
+def noise_scale(data_rows: torch.Tensor, n_unknowns: int) -> float:
+    """sigma_hat / sigma from the misfit in units of an assumed sigma: sqrt(|r_d|^2 / (m - k))."""
+    dof = max(data_rows.numel() - n_unknowns, 1)
+    return float(torch.sqrt((data_rows.detach() ** 2).sum() / dof))
+
+
+def columns_of(columns: Sequence[str], names: Mapping[str, str] | Sequence[str]) -> torch.Tensor:
+    """Boolean mask of the columns whose parameter name is in `names`."""
+    wanted = set(names)
+    return torch.tensor([c in wanted for c in columns])
