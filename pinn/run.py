@@ -152,7 +152,10 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
         if board is not None:
             board.close()
 
-    metrics, arrays = problem.evaluate(model, reference, Criteria(tolerance[0], result.final))
+    last = [*phases, *result.added_phases][-1]
+    nodes = problem.collocation(last.collocation_points or settings.collocation_points, settings.device, settings.dtype)
+    criteria = Criteria(tolerance[0], result.final, lambda: problem.loss_terms(model, nodes, last.stage))
+    metrics, arrays = problem.evaluate(model, reference, criteria)
     metrics = {
         "problem": problem.name,
         "report": problem.report,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -36,11 +36,13 @@ RESOLUTION_ULPS = 100.0
 
 @dataclass(frozen=True)
 class Criteria:
-    """What a run is judged by: the relative eigenvalue tolerance and how training ended
-    (`TrainResult.final`)."""
+    """What a run is judged by: the relative eigenvalue tolerance, how training ended
+    (`TrainResult.final`), and the training loss terms of the final stage on fixed nodes
+    (`loss_terms()`, what the inverse layer's covariance linearizes)."""
 
     tolerance: float
     final: Mapping[str, Any] | None = None
+    loss_terms: Callable[[], Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from pinn.config import compose_config
+from pinn.errors import ConfigError
 from pinn.problems import build_problem
 from pinn.reference import flame as F
 from pinn.run import run
@@ -113,7 +114,14 @@ def test_inverse_recovers_parameters_from_noise_free_data(tmp_path):
     assert inferred["activation_energy"]["relative_error"] < 2e-2
     # started far away: 0.04 W/m/K and 1.0e5 J/mol
     assert inferred["conductivity"]["true"] == 0.026
-    assert (tmp_path / "fields.png").is_file()
+    assert (tmp_path / "fields.png").is_file() and (tmp_path / "inferred.png").is_file()
+    # no noise stated: the one the misfit shows is used, and it is the model's own small error
+    assert metrics["noise"]["stated"] is None and metrics["noise"]["used"] == metrics["noise"]["estimated"]
+    assert 0 < metrics["noise"]["estimated"] < 5e-3
+    for name, item in inferred.items():
+        low, high = item["interval"]
+        assert 0 < item["std"] < 0.05 * abs(item["value"]) and low < item["value"] < high, name
+    assert metrics["correlation"]["names"] == ["conductivity", "activation_energy"]
 
 
 def test_observations_from_a_csv_file(tmp_path):
@@ -126,6 +134,15 @@ def test_observations_from_a_csv_file(tmp_path):
     problem = build_problem({"name": "flame_fpp_inverse", "observations": str(path)})
     assert problem.data.x.size == 3
     assert problem.starting_speed() == pytest.approx(np.median(data["u"] * 298 / data["T"]))
+
+
+def test_noise_not_stated_needs_measured_data(tmp_path):
+    with pytest.raises(ConfigError, match="problem.noise=null"):
+        build_problem({"name": "flame_fpp_inverse", "noise": None})
+    path = tmp_path / "obs.csv"
+    path.write_text("x,T,u\n0,298,0.29\n0.0005,1500,1.4\n0.001,4990,4.9\n")
+    problem = build_problem({"name": "flame_fpp_inverse", "noise": None, "observations": str(path)})
+    assert problem.noise == 0.0  # the uncertainty then uses the noise the misfit shows
 
 
 @pytest.mark.parametrize("content, message", [

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from pinn.problems.base import Deferred
-from pinn.training.optimizers import LevenbergMarquardt, ResidualModule
+from pinn.numerics.uncertainty import ResidualModule
+from pinn.training.optimizers import LevenbergMarquardt
 
 
 class Decay(nn.Module):

@@ -110,7 +110,11 @@ def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str
         ax.plot(x_mm, solution[key], lw=2, label="PINN")
         ax.plot(x_mm, solution[f"{key}_ref"], "--", color="k", lw=1, label="reference")
         if f"obs_{key}" in solution:
-            ax.plot(solution["obs_x"] * 1e3, solution[f"obs_{key}"], "o", color="C3", ms=5, label="observations")
+            observed = solution[f"obs_{key}"]
+            noise = ((metrics or {}).get("noise") or {}).get("used")
+            ax.errorbar(solution["obs_x"] * 1e3, observed, yerr=None if noise is None else noise * np.abs(observed),
+                        fmt="o", color="C3", ms=4, capsize=2,
+                        label="observations" + ("" if noise is None else f" ± {noise:.2g} (relative noise, 1 sd)"))
         ax.set_ylabel(label)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
@@ -123,6 +127,38 @@ def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str
     fig.suptitle((title + "\n" if title else "") + f"peak temperature of the reference: {np.nanmax(solution['T_ref']):.0f} K",
                  fontsize=9)
     return tight(fig)
+
+
+def inferred_figures(metrics: Mapping[str, Any]) -> dict[str, Figure]:
+    """{"inferred": figure} for a run whose `inferred` block has intervals, else {}: each inferred
+    quantity's estimate and 95% interval relative to its true value (or to the estimate where
+    no truth is known), the truth at zero."""
+    items = {name: item for name, item in (metrics.get("inferred") or {}).items()
+             if item.get("interval") and np.all(np.isfinite(item["interval"]))}
+    if not items:
+        return {}
+    fig = Figure(figsize=(8, 2.6 + 0.6 * len(items)))
+    ax = fig.subplots()
+    for row, (name, item) in enumerate(items.items()):
+        centre = item["true"] if item.get("true") else item["value"]
+        low, high = sorted((np.array(item["interval"]) / centre - 1.0) * 100)  # a negative centre flips them
+        value = (item["value"] / centre - 1.0) * 100
+        ax.errorbar([value], [row], xerr=[[value - low], [high - value]], fmt="o", color="C0", capsize=4,
+                    label="estimate, 95% interval" if row == 0 else None)
+        ax.annotate(f"{item['value']:.5g} ± {item['std']:.2g} {item.get('unit', '')}", (high, row),
+                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    if any(item.get("true") for item in items.values()):
+        ax.axvline(0.0, color="k", ls="--", lw=1, label="true value")
+    ax.set_yticks(range(len(items)), list(items))
+    ax.set_ylim(-0.7, len(items) - 0.3)
+    ax.margins(x=0.35)
+    ax.set_xlabel("deviation from the true value (%)")
+    noise = metrics.get("noise") or {}
+    stated = "not stated" if noise.get("stated") is None else f"{noise['stated']:.3g}"
+    ax.set_title(f"{run_title(metrics)}\nnoise: stated {stated}, estimated from the misfit "
+                 f"{noise.get('estimated', float('nan')):.3g}, used {noise.get('used', float('nan')):.3g}", fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
+    return {"inferred": tight(fig)}
 
 
 def _flame_window(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:

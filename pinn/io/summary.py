@@ -53,6 +53,8 @@ def inferred_lines(metrics: Mapping[str, Any]) -> list[str]:
     for name, item in (metrics.get("inferred") or {}).items():
         unit = f" {item['unit']}" if item.get("unit") else ""
         line = f"  inferred {name} = {item['value']:.8g}{unit}"
+        if item.get("std") is not None:
+            line += f" ± {item['std']:.2g} (95%: {item['interval'][0]:.6g} .. {item['interval'][1]:.6g})"
         if item.get("true") is not None:
             line += f"   true = {item['true']:.8g}{unit}   relative error = {item['relative_error']:.2e}"
         lines.append(line)

@@ -96,6 +96,7 @@ def noise_scale(data_rows: torch.Tensor, n_unknowns: int) -> float:
 
 
 def columns_of(columns: Sequence[str], names: Mapping[str, str] | Sequence[str]) -> torch.Tensor:
-    """Boolean mask of the columns whose parameter name is in `names`."""
+    """Boolean mask of the columns whose parameter (the last component of its dotted name) is in
+    `names`."""
     wanted = set(names)
-    return torch.tensor([c in wanted for c in columns])
+    return torch.tensor([c.rsplit(".", 1)[-1] in wanted for c in columns])

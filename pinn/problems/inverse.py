@@ -1,6 +1,6 @@
 """The inverse problems' shared layer: unknown physical parameters, observations (drawn from the
-reference with a seed, or read from a CSV file), their validation, the data misfit rows, and the
-`inferred` block of metrics.json.
+reference with a seed, or read from a CSV file), their validation, the data misfit rows, the
+uncertainty of what is inferred, and the `inferred` block of metrics.json.
 
 A problem becomes inverse by mixing in `InverseProblem` (before its forward class) and declaring
 
@@ -10,9 +10,12 @@ A problem becomes inverse by mixing in `InverseProblem` (before its forward clas
 * `predict(model, x)`: the model's value of each observed field at the positions x (the
   observation operator, differentiable),
 
-and calling `check_inverse(...)` in its constructor and `read_observation_file()` at its end. Everything else is here: the observations
-(synthesized lazily from the reference, once), the misfit rows in units of the noise, the
-tolerance, the inferred block and the arrays the report draws.
+and calling `check_inverse(...)` in its constructor and `read_observation_file()` at its end; its
+forward problem provides `eigenvalue(model)`. Everything else is here: the observations
+(synthesized lazily from the reference, once), the misfit rows in units of the noise (`misfits`;
+a problem may measure them its own way), the tolerance, the covariance of the unknowns
+(`uncertainty`, see pinn.numerics.uncertainty) with each value's standard error and 95% interval,
+the inferred block and the arrays the report draws.
 
 Unknowns are log-parametrized, p = p_start exp(log_p): positive, and a step in log_p is a relative
 step whatever p's magnitude.
@@ -24,14 +27,15 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.problems.base import check_count, check_number
+from pinn.numerics.uncertainty import columns_of, noise_scale, parameter_jacobian, profile
+from pinn.problems.base import Deferred, check_count, check_number
 
 # each observation is a row of the Levenberg-Marquardt Jacobian: more would not fit in memory
 MAX_OBSERVATIONS = 10000
@@ -40,6 +44,7 @@ OBSERVATION_SETTINGS = frozenset({"n_observations", "noise", "noise_seed", "obse
 # the noise level the misfit is measured in never drops below this (noise-free data still have
 # the model's own approximation error)
 NOISE_FLOOR = 0.005
+Z95 = 1.959963984540054  # the two-sided 95% point of the standard normal
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,12 @@ class InverseProblem:
     def check_inverse(self, n_observations: Any, noise: Any, noise_seed: Any, data_weight: Any,
                       observations: Any = None, max_count: int = MAX_OBSERVATIONS) -> None:
         self.n_observations = check_count("n_observations", n_observations, low=3, high=max_count)
-        self.noise = check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True, what="relative noise level")
+        if noise is None and observations is None:
+            raise ConfigError("problem.noise=null (not stated) needs measured data: give problem.observations=<csv>, "
+                              "or a noise level to draw synthetic observations with")
+        # not stated (null) or zero: the noise the misfit shows is used for the uncertainty
+        self.noise = 0.0 if noise is None else check_number("noise", noise, low=0.0, high=0.5, low_inclusive=True,
+                                                            what="relative noise level")
         self.noise_seed = check_count("noise_seed", noise_seed, low=0, high=2**32 - 1)
         self.data_weight = check_number("data_weight", data_weight, low=0.0, what="weight of the data misfit")
         if observations is not None and (not isinstance(observations, str) or not observations):
@@ -240,35 +250,84 @@ class InverseProblem:
     def reference_name(self) -> str:
         return "the reference"
 
-    def data_terms(self, model: nn.Module, like: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Misfit rows in units of the noise, each block times data_weight / sqrt(n): per field
-        log(pred / obs) / sigma or (pred - obs) / (sigma (|obs| + floor))."""
+    def misfits(self, model: nn.Module, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Misfit rows in units of the noise, per block: log(pred / obs) / sigma or
+        (pred - obs) / (sigma (|obs| + floor)) for each field at each observed position."""
         data = self.data
         as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
         predicted = self.predict(model, as_t(data.x))
-        scale = self.data_weight / (self.sigma * math.sqrt(data.x.size))
         blocks: dict[str, list[torch.Tensor]] = {}
         for field in self.observed_fields():
             pred, obs = predicted[field.name], as_t(data[field.name])
             misfit = torch.log(pred / obs) if field.log else (pred - obs) / (obs.abs() + field.floor)
-            blocks.setdefault(field.term_name, []).append(misfit * scale)
+            blocks.setdefault(field.term_name, []).append(misfit / self.sigma)
         return {term: (rows[0] if len(rows) == 1 else torch.stack(rows, dim=-1).reshape(-1))
                 for term, rows in blocks.items()}
+
+    def data_terms(self, model: nn.Module, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss's data blocks: the misfits times data_weight / sqrt(n)."""
+        scale = self.data_weight / math.sqrt(self.data.x.size)
+        return {term: rows * scale for term, rows in self.misfits(model, like).items()}
+
+    def uncertainty(self, model: nn.Module, loss_terms: Callable[[], Mapping[str, Any]]) -> Uncertainty:
+        """The covariance of the unknowns with the network profiled out (pinn.numerics.uncertainty):
+        the non-data rows of `loss_terms()` as the constraints, the misfits as the data, and the
+        forward problem's `eigenvalue(model)` (differentiable, in its reported unit) as the
+        derived quantity."""
+        like = next(model.parameters())
+        data_terms = {f.term_name for f in self.observed_fields()}
+
+        def equation_rows() -> torch.Tensor:
+            rows = []
+            for name, term in loss_terms().items():
+                term = term() if isinstance(term, Deferred) else term
+                if name not in data_terms and term.dim() > 0:
+                    rows.append(term.reshape(-1))
+            return torch.cat(rows)
+
+        def data_rows() -> torch.Tensor:
+            return torch.cat([rows.reshape(-1) for rows in self.misfits(model, like).values()])
+
+        J_e, columns = parameter_jacobian(model, equation_rows)
+        J_d, _ = parameter_jacobian(model, data_rows)
+        J_q, _ = parameter_jacobian(model, lambda: self.eigenvalue(model).reshape(1))
+        names = {f"log_{u.name}": u.name for u in self.unknown_parameters()}
+        mask = columns_of(columns, names)
+        order = [names[c.rsplit(".", 1)[-1]] for c, m in zip(columns, mask.tolist()) if m]
+        profiled = profile(J_e, J_d, J_q, mask.to(J_e.device))
+        with torch.no_grad():
+            ratio = noise_scale(data_rows(), len(order))
+        estimated = ratio * self.sigma
+        used = self.noise if self.noise > 0 else estimated
+        factor = (used / self.sigma) ** 2
+        covariance = (profiled.covariance * factor).double().cpu().numpy()
+        return Uncertainty(order, covariance, float(profiled.derived_variances()[0]) * factor,
+                           self.noise if self.noise > 0 else None, estimated, used, int(J_d.shape[0]))
 
     def unknown_observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The unknowns to log every step, under their labels, in the reported units."""
         return {u.label or u.name: (unknown_value(model, u.name) * u.report_scale).detach()
                 for u in self.unknown_parameters() if u.reported}
 
-    def inferred(self, model: nn.Module, eigenvalue: tuple[str, float, float, str]) -> dict[str, dict[str, Any]]:
+    def inferred(self, model: nn.Module, eigenvalue: tuple[str, float, float, str],
+                 uncertainty: Uncertainty | None = None) -> dict[str, dict[str, Any]]:
         """metrics.json's `inferred` block: the eigenvalue (name, value, reference value, unit) and
-        every reported unknown, each with its value, true value, relative error and unit."""
+        every reported unknown, each with its value, true value, relative error and unit, and
+        with `uncertainty` its standard error `std` and 95% `interval` (an unknown's from its
+        logarithm, so always positive; the eigenvalue's symmetric)."""
         name, value, true, unit = eigenvalue
         block = {name: _inferred(value, true, unit)}
+        if uncertainty is not None:
+            std = math.sqrt(max(uncertainty.eigenvalue_variance, 0.0))
+            block[name].update(std=std, interval=[value - Z95 * std, value + Z95 * std])
         for u in self.unknown_parameters():
             if u.reported:
                 found = float(unknown_value(model, u.name).detach()) * u.report_scale
                 block[u.name] = _inferred(found, None if u.true is None else u.true * u.report_scale, u.unit)
+                if uncertainty is not None:
+                    log_std = uncertainty.log_std(u.name)
+                    block[u.name].update(std=found * log_std, log_std=log_std,
+                                         interval=[found * math.exp(-Z95 * log_std), found * math.exp(Z95 * log_std)])
         return block
 
     def observation_arrays(self) -> dict[str, np.ndarray]:
@@ -286,11 +345,45 @@ def _inferred(value: float, true: float | None, unit: str) -> dict[str, Any]:
     return item
 
 
-def inverse_results(problem: Any, model: nn.Module,
-                    eigenvalue: tuple[str, float, float, str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The inverse part of an evaluation, for any problem: (metrics: `inferred` and the source of
-    the `observations`; arrays: the observations), both empty for a forward problem."""
+def inverse_results(problem: Any, model: nn.Module, eigenvalue: tuple[str, float, float, str],
+                    criteria: Any = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The inverse part of an evaluation, for any problem: (metrics: `inferred`, the source of the
+    `observations`, the `noise` stated, estimated and used, and the `correlation` of the
+    unknowns; arrays: the observations), both empty for a forward problem. Without the final
+    loss terms in `criteria` there is no covariance, and no std or interval."""
     if not isinstance(problem, InverseProblem):
         return {}, {}
-    return ({"inferred": problem.inferred(model, eigenvalue), "observations": problem.data.source},
-            problem.observation_arrays())
+    terms = getattr(criteria, "loss_terms", None)
+    uncertainty = problem.uncertainty(model, terms) if terms is not None else None
+    metrics: dict[str, Any] = {"inferred": problem.inferred(model, eigenvalue, uncertainty),
+                               "observations": problem.data.source}
+    if uncertainty is not None:
+        metrics.update(uncertainty.as_metrics())
+    return metrics, problem.observation_arrays()
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """The covariance of the unknowns' logarithms (`names` in order) at the noise level `noise_used`
+    (the stated one, or the one estimated from the misfit when none is stated), and the variance
+    of the eigenvalue; `rows` observations' worth of data rows."""
+
+    names: list[str]
+    covariance: np.ndarray
+    eigenvalue_variance: float
+    noise_stated: float | None
+    noise_estimated: float
+    noise_used: float
+    rows: int
+
+    def log_std(self, name: str) -> float:
+        k = self.names.index(name)
+        return math.sqrt(max(float(self.covariance[k, k]), 0.0))
+
+    def as_metrics(self) -> dict[str, Any]:
+        std = np.sqrt(np.clip(np.diag(self.covariance), 0.0, None))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            correlation = self.covariance / np.outer(std, std)
+        return {"noise": {"stated": self.noise_stated, "estimated": self.noise_estimated, "used": self.noise_used,
+                          "data_rows": self.rows},
+                "correlation": {"names": self.names, "matrix": np.nan_to_num(correlation).tolist()}}

@@ -272,14 +272,3 @@ class PartwiseLBFGS:
     def load_state_dict(self, state: dict) -> None:
         for opt, saved in zip(self.optimizers, state["parts"], strict=True):
             opt.load_state_dict(saved)
-
-
-class ResidualModule(nn.Module):
-    """Wraps a model so that functional_call can swap its parameters while a residual is evaluated."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, residual_fn: Callable[[], torch.Tensor | list[torch.Tensor]]):
-        return residual_fn()

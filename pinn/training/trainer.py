@@ -26,7 +26,8 @@ from torch import nn
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred
-from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS, ResidualModule
+from pinn.numerics.uncertainty import ResidualModule
+from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
 
 log = logging.getLogger("pinn")
 

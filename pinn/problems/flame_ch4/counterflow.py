@@ -294,8 +294,12 @@ class CounterflowFlameCH4(Problem):
         res = self.residual(model, batch["s"])
         return {"flow": res["flow"] * weight, "scalars": res["scalars"] * weight}
 
+    def eigenvalue(self, model: CounterflowModel) -> torch.Tensor:
+        """Lambda in Pa/m^2 (differentiable in the model's parameters)."""
+        return model.Lambda
+
     def observables(self, model: CounterflowModel) -> dict[str, torch.Tensor]:
-        return {"Lambda": model.Lambda.detach(), "x_f": model.position.detach()}
+        return {"Lambda": self.eigenvalue(model).detach(), "x_f": model.position.detach()}
 
     # ----- fields in x -------------------------------------------------------------------------
     def profile(self, model: CounterflowModel, n: int = 20001) -> dict[str, np.ndarray]:

@@ -38,7 +38,7 @@ def _judged(problem, model, criteria: Criteria, eigenvalue: tuple[str, float, fl
     }
     record(metrics, field_checks(name, value, ref_value, ref.error_estimate, rms, fields,
                                  source.replace("_", " "), criteria))
-    inverse, observations = inverse_results(problem, model, eigenvalue)
+    inverse, observations = inverse_results(problem, model, eigenvalue, criteria)
     metrics.update(inverse)
     return metrics, observations
 
@@ -53,7 +53,7 @@ def evaluate_free(problem, model, criteria: Criteria,
     index = {name: k for k, name in enumerate(ref.species)}
     ref_fields = {"T": ref.T[::step], "u": ref.u[::step],
                   **{f"Y_{name}": ref.Y[index[name], ::step] for name in ref.species}}
-    s = float((model.mass_flux / problem.inlet.density_in).detach())
+    s = float(problem.eigenvalue(model).detach())
     s_ref = ref.s_L_extrapolated
     errors = {"T": relative_l2(fields["T"], ref_fields["T"], x, offset=problem.T_in),
               "u": relative_l2(fields["u"], ref_fields["u"], x, offset=ref_fields["u"][0]),
@@ -87,7 +87,7 @@ def evaluate_counterflow(problem, model, criteria: Criteria,
               "V": relative_l2(fields["V"], ref.V, x),
               **{f"Y_{name}": relative_l2(fields[f"Y_{name}"], ref_fields[f"Y_{name}"], x,
                                           offset=ref_fields[f"Y_{name}"][0]) for name in MAJOR_SPECIES}}
-    Lambda, Lambda_ref = float(model.Lambda.detach()), ref.Lambda_extrapolated
+    Lambda, Lambda_ref = float(problem.eigenvalue(model).detach()), ref.Lambda_extrapolated
     param = model.curvature0
     s = torch.linspace(0.0, 1.0, 2001, device=param.device, dtype=param.dtype)[1:-1]
     with torch.no_grad():

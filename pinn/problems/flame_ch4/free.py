@@ -337,8 +337,12 @@ class FreeFlameCH4(Problem):
     def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
         return {"residual": self.residual(model, batch["t"]) * batch["w"].sqrt().unsqueeze(-1)}
 
+    def eigenvalue(self, model: FlameCH4Model) -> torch.Tensor:
+        """s_L = m / rho_in in m/s (differentiable in the model's parameters)."""
+        return model.mass_flux / self.inlet.density_in
+
     def observables(self, model: FlameCH4Model) -> dict[str, torch.Tensor]:
-        return {"s_L": (model.mass_flux / self.inlet.density_in).detach()}
+        return {"s_L": self.eigenvalue(model).detach()}
 
     # ----- fields in x -------------------------------------------------------------------------
     def _with_derivative(self, model: FlameCH4Model, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

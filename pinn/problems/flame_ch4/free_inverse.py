@@ -131,8 +131,13 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         return self.delta * half * (slope @ weights)
 
     def data_terms(self, model: FlameCH4Model, like: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The species at the observed temperature and the temperature at the observed position
-        (see the module docstring)."""
+        """The misfits times data_weight / sqrt(number of observations used)."""
+        scale = self.data_weight / math.sqrt(self.theta_obs.size)
+        return {term: rows * scale for term, rows in self.misfits(model, like).items()}
+
+    def misfits(self, model: FlameCH4Model, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The species at the observed temperature and the temperature at the observed position,
+        in units of the noise (see the module docstring)."""
         as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
         used = self.used
         theta = as_t(self.theta_obs)
@@ -145,10 +150,9 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         rise = self.inlet.T_b - self.inlet.T_in
         slope = state_t[:, 1:-1][:, columns] / state_t[:, :1]                  # dY_k / dtheta
         spread = torch.sqrt((Y_obs.abs() + 1e-3) ** 2 + (T_obs.unsqueeze(-1) * slope.detach() / rise) ** 2)
-        scale = self.data_weight / (self.sigma * math.sqrt(theta.numel()))
         x = self.positions(model, theta) + model.unknown("offset")
-        return {"data_Y": ((Y[:, columns] - Y_obs) / spread * scale).reshape(-1),
-                "data_T": rise * q / self.delta * (x - x_obs) / T_obs * scale}
+        return {"data_Y": ((Y[:, columns] - Y_obs) / (spread * self.sigma)).reshape(-1),
+                "data_T": rise * q / self.delta * (x - x_obs) / (T_obs * self.sigma)}
 
     def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
         return {**super().loss_terms(model, batch, stage), **self.data_terms(model, batch["t"])}

@@ -51,7 +51,7 @@ def evaluate_flame(problem, model, criteria: Criteria,
     x = fd.x[::step]
     ref_fields = reference.profiles(p, x, fd.T[::step], fd.s)
     fields = problem.fields(model, x)
-    s = float(model.speed.detach())
+    s = float(problem.eigenvalue(model).detach())
     errors = {
         "T": relative_l2(fields["T"], ref_fields["T"], x, offset=p.T_in),
         "u": relative_l2(fields["u"], ref_fields["u"], x),
@@ -82,7 +82,7 @@ def evaluate_flame(problem, model, criteria: Criteria,
     rms = metrics["residual_rms"][0]
     record(metrics, field_checks("s_L", s, ref.s, ref.error_estimate, rms, fields,
                                  "finite-difference (Richardson)", criteria))
-    inverse, observations = inverse_results(problem, model, ("s_L", s, ref.s, "m/s"))
+    inverse, observations = inverse_results(problem, model, ("s_L", s, ref.s, "m/s"), criteria)
     metrics.update(inverse)
     arrays = {
         "x": x,

@@ -43,7 +43,7 @@ class FlameInverse(InverseProblem, FreelyPropagatingFlame):
                  activation_energy: float = 1.214172e5, reaction_order: float = 1.6,
                  n_observations: int = 10, noise: float = 0.02, noise_seed: int = 0, observations: str | None = None,
                  initial_conductivity: float = 0.04, initial_activation_energy: float = 1.0e5,
-                 data_weight: float = 0.1):
+                 data_weight: float = 0.001):
         super().__init__(phi, T_in, pressure, L, inlet_gradient, conductivity, cp, heat_release, molar_mass,
                          pre_exponential, activation_energy, reaction_order)
         self.check_inverse(n_observations, noise, noise_seed, data_weight, observations)

@@ -350,8 +350,12 @@ class FreelyPropagatingFlame(Problem):
             terms["length"] = (self.length(model) - 1.0).reshape(1)
         return terms
 
+    def eigenvalue(self, model: FlameModel) -> torch.Tensor:
+        """s_L in m/s (differentiable in the model's parameters)."""
+        return model.speed
+
     def observables(self, model: FlameModel) -> dict[str, torch.Tensor]:
-        return {"s_L": model.speed.detach()}
+        return {"s_L": self.eigenvalue(model).detach()}
 
     # ----- fields in x -----------------------------------------------------------------------------
     def temperature(self, model: FlameModel, x: np.ndarray, cells: int = 4000) -> np.ndarray:

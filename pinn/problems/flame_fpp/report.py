@@ -9,7 +9,8 @@ from typing import Any, Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.io.figures import eigenvalue_history_figure, field_error_figure, fields_figure, losses_figure
+from pinn.io.figures import (eigenvalue_history_figure, field_error_figure, fields_figure, inferred_figures,
+                              losses_figure)
 from pinn.io.summary import field_summary
 from pinn.problems.registry import Report, register_report
 
@@ -21,7 +22,8 @@ def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
             solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
     return {"fields": fields_figure(solution, PANELS, metrics),
             "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_max - T_in)"),
-            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics)}
+            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics),
+            **inferred_figures(metrics)}
 
 
 REPORT = register_report(Report("flame_fpp", figures, field_summary))
