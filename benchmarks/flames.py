@@ -50,17 +50,21 @@ def reference_table() -> None:
 
 
 def inverse(args) -> None:
-    header = (f"{'noise':>6} {'s_L':>12} {'err':>8} {'conductivity':>13} {'err':>8} {'E_a':>12} {'err':>8} "
-              f"{'train s':>8} status")
+    """Each inferred value with its standard error, its relative error, and z = (value - true) / std."""
+    names = ("s_L", "conductivity", "activation_energy")
+    header = f"{'noise':>6} " + " ".join(f"{name:>26} {'err':>8} {'z':>5}" for name in names) + \
+        f" {'noise est':>9} {'train s':>8} status"
     print(header)
     print("-" * len(header))
     for noise in NOISES:
         m = harness.run_case(["problem=flame_fpp_inverse", f"problem.noise={noise}"], args)
-        inferred = m["inferred"]
         cells = []
-        for key in ("s_L", "conductivity", "activation_energy"):
-            cells.append(f"{inferred[key]['value']:>12.6g} {inferred[key]['relative_error']:>8.1e}")
-        print(f"{noise:>6.3f} {cells[0]} {cells[1]:>22} {cells[2]} {m['train_seconds']:>8.1f} {m['status']}", flush=True)
+        for key in names:
+            item = m["inferred"][key]
+            z = (item["value"] - item["true"]) / item["std"]
+            cells.append(f"{item['value']:>14.7g} ± {item['std']:<9.2g} {item['relative_error']:>8.1e} {z:>5.1f}")
+        print(f"{noise:>6.3f} {' '.join(cells)} {m['noise']['estimated']:>9.2g} {m['train_seconds']:>8.1f} {m['status']}",
+              flush=True)
 
 
 def main() -> int:

@@ -8,8 +8,8 @@ from typing import Any, Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.io.figures import eigenvalue_figure, losses_figure, run_title, shown_positive, tight
-from pinn.io.summary import estimated
+from pinn.io.figures import eigenvalue_figure, inferred_figures, losses_figure, run_title, shown_positive, tight
+from pinn.io.summary import estimated, inferred_lines
 from pinn.problems.registry import Report, register_report
 
 
@@ -53,13 +53,40 @@ def pointwise_error_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[
     return tight(fig)
 
 
+def density_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
+    """The ground-state density psi_0^2 of the PINN and of the reference, on a log scale, with the
+    observations and their noise (1 sd) as error bars: what an inverse run was fitted to."""
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
+    x = solution["x"]
+    ax.semilogy(x, shown_positive(solution["psi"][0] ** 2), lw=2.5, alpha=0.7, label="PINN psi_0^2")
+    ax.semilogy(x, shown_positive(solution["psi_ref"][0] ** 2), "--", color="k", lw=1, label="reference psi_0^2")
+    observed = solution["obs_density"]
+    noise = (metrics.get("noise") or {}).get("used")
+    ax.errorbar(solution["obs_x"], observed, yerr=None if noise is None else noise * observed, fmt="o", color="C3",
+                ms=4, capsize=2, label="observations" + ("" if noise is None else f" ± {noise:.2g} (relative, 1 sd)"))
+    ax.set_xlabel("x (units with hbar^2 / 2m = 1)")
+    ax.set_ylabel("density psi_0(x)^2")
+    ax.legend(fontsize=8)
+    fig.suptitle(run_title(metrics), fontsize=9)
+    return tight(fig)
+
+
 def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
             solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
-    return {"wavefunction": wavefunctions_figure(solution, metrics), "error": pointwise_error_figure(solution, metrics),
-            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_figure(history, metrics)}
+    result = {"wavefunction": wavefunctions_figure(solution, metrics), "error": pointwise_error_figure(solution, metrics),
+              "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_figure(history, metrics),
+              **inferred_figures(metrics)}
+    if "obs_density" in solution:
+        result["density"] = density_figure(solution, metrics)
+    return result
 
 
 def summary(metrics: Mapping[str, Any]) -> list[str]:
+    return [*state_lines(metrics), *inferred_lines(metrics)]
+
+
+def state_lines(metrics: Mapping[str, Any]) -> list[str]:
     return [f"  state {j}: E = {E:.12g}   reference = {ref:.12g} ({metrics['reference_source']})   "
             f"relative error = {err:.2e}{estimated(metrics, j)}   Rayleigh quotient = {rq:.12g}   psi L2 error = {l2:.2e}"
             for j, (E, ref, err, rq, l2) in enumerate(zip(metrics["eigenvalues"], metrics["reference_eigenvalues"],
