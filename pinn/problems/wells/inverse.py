@@ -4,8 +4,8 @@ inferred, with the ground state, from noisy samples of its density rho(x) = psi_
 The loss is finite_well's (the Schrödinger residual, normalization, Rayleigh rows) with the
 potential V(x; V0) = V0 outside |x| < half_width taken at the trainable V0, plus the misfit of each
 observation in units of its (multiplicative) noise, data_weight * log(rho(x_i) / rho_i) / sigma,
-the block divided by sqrt(n). The synthetic observations lie evenly inside (-L, L), the walls left
-out (rho = 0 there).
+the block divided by sqrt(n). The synthetic observations lie evenly across where rho is at least
+1e-8 of its peak.
 
 The problem's own `V0` is the truth: it generates the synthetic observations, and the reference
 (the exact roots of the matching conditions at the true V0) scores E0. Nothing else of the truth
@@ -17,7 +17,6 @@ solve itself, before E0 is compared with the truth.
 
 from __future__ import annotations
 
-import dataclasses
 from functools import cached_property
 from typing import Any, Mapping
 
@@ -30,7 +29,14 @@ from pinn.problems.inverse import InverseProblem, ObservedField, Unknown, attach
 from pinn.problems.registry import register
 from pinn.problems.wells.eigenproblem import EigenModel
 from pinn.problems.wells.steps import FiniteWell
-from pinn.status import Check, Criteria, optimizer_check, record, reference_check, relative
+from pinn.status import Check, Criteria, record, reference_check, relative
+
+
+# the synthetic observations lie where psi_0^2 is at least this fraction of its peak: further out the
+# network's own error in psi (about 1e-5 of the peak) is as large as the density (a density of
+# 1e-10 measured to 2% is no experiment either). Without the tail down to about 1e-8 the warm-up's
+# residual, which V0 -> 0 lowers outside the well, drove V0 to zero (observed down to 1e-4 or 1e-6).
+MEASURABLE = 1e-8
 
 
 @register("finite_well_inverse")
@@ -71,10 +77,12 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
         return self.domain
 
     def exact_observations(self, reference: Any, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The exact ground-state density at `count` evenly spaced points inside the walls (the
-        tail points pin the decay rate sqrt(V0 - E0); observed only down to 1e-6 of the peak, V0
-        stalled at 14.5 for 20 within the default schedule)."""
-        x = np.linspace(-self.L, self.L, count + 2)[1:-1]
+        """The exact ground-state density at `count` evenly spaced points across where it is at
+        least MEASURABLE of its peak."""
+        grid = np.linspace(-self.L, self.L, 8001)
+        density = reference.eigenfunctions[0](grid) ** 2
+        seen = grid[density >= MEASURABLE * density.max()]
+        x = np.linspace(seen[0], seen[-1], count)
         return x, {"density": reference.eigenfunctions[0](x) ** 2}
 
     def predict(self, model: EigenModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -111,23 +119,16 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
 
     def evaluate(self, model: EigenModel, reference: Any, criteria: Criteria) -> tuple[dict[str, Any], dict[str, Any]]:
         """The network solves the well at the inferred V0: it is judged as that forward problem (its
-        exact roots, the estimate, the certified intervals, the level check and the settling of E0,
-        at the forward tolerance), and E0 against the truth (the exact root at the true V0) and the
-        settling of V0 within this run's tolerance; then the inverse results."""
+        exact roots, the estimate, the certified intervals, the level check, the settling of E0
+        and V0), and E0 against the truth (the exact root at the true V0), all within this run's
+        tolerance (the one refinement worked to); then the inverse results."""
         solved = self.at_inferred(model)
-        unknowns = {u.label or u.name for u in self.unknown_parameters()}
-        final = criteria.final or {}
-        moves = final.get("moves", {})
-        forward = dataclasses.replace(criteria, tolerance=min(criteria.tolerance, solved.tolerance()),
-                                      final=final and {**final, "moves": {k: v for k, v in moves.items() if k not in unknowns}})
-        metrics, arrays = solved.evaluate(model, solved.reference(), forward)
+        metrics, arrays = solved.evaluate(model, solved.reference(), criteria)
         E, true = metrics["eigenvalues"][0], float(reference.eigenvalues[0])
         error = relative(E, true)
         truth = reference_check(["E0"], [E], [true], [error], [0.0], criteria.tolerance,
                                 f"true-V0 {reference.source}")
-        settled = optimizer_check(final and {**final, "moves": {k: v for k, v in moves.items() if k in unknowns}},
-                                  criteria.tolerance)
-        record(metrics, [Check(**c) for c in metrics["checks"]] + [truth, settled])
+        record(metrics, [Check(**c) for c in metrics["checks"]] + [truth])
         metrics.update(solved_reference_eigenvalues=metrics["reference_eigenvalues"],
                        solved_relative_errors=metrics["relative_errors"],
                        reference_eigenvalues=[true], relative_errors=[error])

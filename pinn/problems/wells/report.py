@@ -54,13 +54,15 @@ def pointwise_error_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[
 
 
 def density_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any]) -> Figure:
-    """The ground-state density psi_0^2 of the PINN and of the reference, on a log scale, with the
-    observations and their noise (1 sd) as error bars: what an inverse run was fitted to."""
+    """The ground-state density psi_0^2 of the PINN and of the reference (for an inverse run the
+    exact one at the inferred parameters, the problem the network solved), on a log scale, with
+    the observations and their noise (1 sd) as error bars: what an inverse run was fitted to."""
     fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
     x = solution["x"]
     ax.semilogy(x, shown_positive(solution["psi"][0] ** 2), lw=2.5, alpha=0.7, label="PINN psi_0^2")
-    ax.semilogy(x, shown_positive(solution["psi_ref"][0] ** 2), "--", color="k", lw=1, label="reference psi_0^2")
+    exact = "exact psi_0^2 at the inferred parameters" if "solved_reference_eigenvalues" in metrics else "reference psi_0^2"
+    ax.semilogy(x, shown_positive(solution["psi_ref"][0] ** 2), "--", color="k", lw=1, label=exact)
     observed = solution["obs_density"]
     noise = (metrics.get("noise") or {}).get("used")
     ax.errorbar(solution["obs_x"], observed, yerr=None if noise is None else noise * observed, fmt="o", color="C3",
