@@ -25,8 +25,11 @@ def tiny(name):
 
 # Cantera's counterflow reference alone takes from a minute to half an hour (phi >= 1) per new
 # parameter set: those problems are drawn in the slow variant only (their bad input is tested in
-# test_flame_counterflow.py)
-QUICK_PROBLEMS = sorted(name for name in PROBLEMS if not name.startswith("flame_counterflow"))
+# test_flame_counterflow.py). So is finite_well_inverse (its bad input: test_wells_inverse.py):
+# one more name reshuffles the derandomized draws, and the new ones ran 6x longer.
+LATER_PROBLEMS = ("finite_well_inverse",)
+QUICK_PROBLEMS = sorted(name for name in PROBLEMS
+                        if not name.startswith("flame_counterflow") and name not in LATER_PROBLEMS)
 GENERAL_KEYS = ["seed", "dtype", "device", "resume", "logger", "model.width", "model.depth", "model.activation",
                 "trainer.collocation_points", "trainer.log_every", "trainer.checkpoint_every",
                 "trainer.progress", "trainer.phases.warmup.lr", "trainer.phases.solve.damping",
