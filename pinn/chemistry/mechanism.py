@@ -68,6 +68,11 @@ class Mechanism:
         return require_cantera().Solution(str(self.path))
 
 
+def mechanism_sources(name: str | None = None) -> list[Path]:
+    """The mechanism file and the code that reads it: what a reference computed with it depends on."""
+    return [mechanism_path(name), Path(__file__)]
+
+
 def load_mechanism(name: str | None = None) -> Mechanism:
     ct = require_cantera()
     path = mechanism_path(name)

@@ -47,7 +47,8 @@ from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
-from pinn.problems.flame_ch4.free import FreeFlameCH4, mechanism_sources
+from pinn.chemistry.mechanism import mechanism_sources
+from pinn.problems.flame_ch4.free import FreeFlameCH4
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss
 

@@ -48,8 +48,7 @@ from torch import nn
 from torch.func import jvp
 
 from pinn.chemistry.flame_equations import diffusive_fluxes, residuals
-from pinn.chemistry import mechanism as mechanism_module
-from pinn.chemistry.mechanism import load_mechanism, mechanism_path
+from pinn.chemistry.mechanism import load_mechanism, mechanism_sources
 from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
@@ -86,11 +85,6 @@ def inlet_mass_fractions(species: tuple[str, ...], W: np.ndarray, phi: float) ->
         moles[species.index(name)] = amount
     mass = moles * W
     return mass / mass.sum()
-
-
-def mechanism_sources() -> list[Path]:
-    """The shipped mechanism and the code that loads it: Cantera's reference flames depend on both."""
-    return [mechanism_path(), Path(mechanism_module.__file__)]
 
 
 @dataclass(frozen=True)
