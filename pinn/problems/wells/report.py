@@ -13,6 +13,12 @@ from pinn.io.summary import estimated, inferred_lines
 from pinn.problems.registry import Report, register_report
 
 
+def reference_label(metrics: Mapping[str, Any] | None) -> str:
+    """What the dashed reference curves are: for an inverse run the exact solution at the inferred
+    parameters (the problem the network solved), not at the true ones."""
+    return "exact at the inferred parameters" if metrics and "solved_reference_eigenvalues" in metrics else "reference"
+
+
 def wavefunctions_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any] | None = None) -> Figure:
     """psi of every state (solid) with the reference (dashed, on top), and V with each trained level
     E_j drawn against it on the right axis (units hbar^2 / 2m = 1)."""
@@ -29,7 +35,7 @@ def wavefunctions_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[st
                                                  references)):
         line, = ax.plot(x, psi, lw=2.5, alpha=0.7, label=f"PINN state {j}: E = {E:.10g}")
         ax.plot(x, ref, "--", color="k", lw=1, zorder=3,
-                label=f"reference {j}: E = {E_ref:.10g}" if E_ref is not None else f"reference {j}")
+                label=f"{reference_label(metrics)} {j}" + (f": E = {E_ref:.10g}" if E_ref is not None else ""))
         axv.axhline(E, color=line.get_color(), ls=":", lw=1.2)
         axv.annotate(f"E{j}", (1.0, E), xycoords=("axes fraction", "data"), xytext=(-14, 2),
                      textcoords="offset points", color=line.get_color(), fontsize=8)
@@ -61,8 +67,8 @@ def density_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any
     ax = fig.subplots()
     x = solution["x"]
     ax.semilogy(x, shown_positive(solution["psi"][0] ** 2), lw=2.5, alpha=0.7, label="PINN psi_0^2")
-    exact = "exact psi_0^2 at the inferred parameters" if "solved_reference_eigenvalues" in metrics else "reference psi_0^2"
-    ax.semilogy(x, shown_positive(solution["psi_ref"][0] ** 2), "--", color="k", lw=1, label=exact)
+    ax.semilogy(x, shown_positive(solution["psi_ref"][0] ** 2), "--", color="k", lw=1,
+                label=f"{reference_label(metrics)} psi_0^2")
     observed = solution["obs_density"]
     noise = (metrics.get("noise") or {}).get("used")
     ax.errorbar(solution["obs_x"], observed, yerr=None if noise is None else noise * observed, fmt="o", color="C3",
