@@ -95,6 +95,7 @@ def wait_for_checkpoint(path, min_step, proc, timeout=120):
     raise AssertionError(f"no checkpoint past step {min_step} appeared")
 
 
+@pytest.mark.slow  # 30 s; the in-process kill tests cover resuming in every phase
 def test_sigkill_then_resume_from_the_command_line(tmp_path):
     args = [*SCHEDULE, "trainer.checkpoint_every=10"]
     full = pinn(*args, f"hydra.run.dir={tmp_path / 'full'}", cwd=tmp_path)
