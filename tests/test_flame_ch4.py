@@ -103,6 +103,38 @@ def test_inverse_positions_agree_with_the_trajectory():
     assert x[2] == 0.0
 
 
+def test_inverse_compares_the_model_where_each_observation_was_made():
+    """T and Y at the observed positions: against the profile the evaluation places in x (its own
+    quadrature and interpolation), and the implicit derivative of the located theta against a
+    central difference."""
+    problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 40})
+    torch.manual_seed(2)
+    model = problem.build_model(12, 2, "tanh").double()
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = torch.as_tensor(problem.data.x)
+    with torch.no_grad():
+        predicted = problem.predict(model, x)
+    rise = problem.inlet.T_b - problem.T_in
+    placed = problem.fields(model, problem.data.x, problem.T_in + 0.5 * rise, float(model.unknown("offset").detach()))
+    inside = (predicted["T"].numpy() > problem.T_in + 1e-3 * rise) & (predicted["T"].numpy() < problem.inlet.T_b - 1e-3 * rise)
+    assert inside.sum() >= 5
+    np.testing.assert_allclose(predicted["T"].numpy()[inside], placed["T"][inside], rtol=1e-5)
+    np.testing.assert_allclose(predicted["Y_CH4"].numpy()[inside], placed["Y_CH4"][inside], rtol=1e-4, atol=1e-8)
+
+    def theta(log_offset):
+        with torch.no_grad():
+            model.log_offset.fill_(log_offset)
+            return problem.observed_theta(model, x).clone()
+
+    h = 1e-7
+    slope = (theta(h) - theta(-h)) / (2 * h)
+    theta(0.0)
+    (implicit,) = torch.autograd.grad(problem.observed_theta(model, x)[torch.as_tensor(inside)].sum(), model.log_offset)
+    assert float(implicit) == pytest.approx(float(slope[torch.as_tensor(inside)].sum()), rel=1e-6)
+
+
 def test_inverse_data_and_unknowns(tmp_path):
     """Synthetic observations come from Cantera's flame; the unknowns start at the guesses; bad
     settings are one-line errors."""

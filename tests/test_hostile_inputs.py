@@ -20,7 +20,10 @@ def tiny(name):
     common = ["trainer.progress=none", "trainer.collocation_points=8", "trainer.phases.solve.steps=2"]
     if name.startswith("flame_counterflow"):
         return common + ["trainer.phases.flow.steps=2"]
-    return common + ([] if name.startswith("flame") else ["trainer.phases.warmup.steps=2", "trainer.phases.ritz.steps=2"])
+    wells = ["trainer.phases.warmup.steps=2", "trainer.phases.ritz.steps=2"]
+    if name == "finite_well_inverse":
+        wells.append("trainer.phases.forward.steps=2")
+    return common + ([] if name.startswith("flame") else wells)
 
 
 # Cantera's counterflow reference alone takes from a minute to half an hour (phi >= 1) per new

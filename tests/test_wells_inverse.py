@@ -52,6 +52,20 @@ def test_the_model_starts_from_the_guess_and_the_loss_sees_its_depth():
     torch.testing.assert_close(at_guess, reference_terms["residual"])
 
 
+def test_the_depth_moves_only_once_the_data_are_in():
+    """Warm-up and forward stages solve the well at the current depth, held, without the data; the
+    solve stage adds the data and differentiates in V0."""
+    p = problem()
+    model = p.build_model(8, 2, "tanh").double()
+    batch = p.collocation(16, torch.device("cpu"), torch.float64)
+    for stage, fitting in (("warmup", False), ("forward", False), ("solve", True)):
+        terms = p.loss_terms(model, batch, stage)
+        assert ("data_density" in terms) == fitting, stage
+        loss = sum((t ** 2).sum() if t.dim() else t for t in terms.values())
+        (grad,) = torch.autograd.grad(loss, model.log_V0, allow_unused=True)
+        assert (grad is not None and float(grad) != 0.0) == fitting, stage
+
+
 def test_density_operator_is_the_models_own_and_differentiable():
     p = problem()
     model = p.build_model(8, 2, "tanh").double()

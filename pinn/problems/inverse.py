@@ -326,8 +326,8 @@ class InverseProblem:
                 block[u.name] = _inferred(found, None if u.true is None else u.true * u.report_scale, u.unit)
                 if uncertainty is not None:
                     log_std = uncertainty.log_std(u.name)
-                    block[u.name].update(std=found * log_std, log_std=log_std,
-                                         interval=[found * math.exp(-Z95 * log_std), found * math.exp(Z95 * log_std)])
+                    spread = math.exp(min(Z95 * log_std, 700.0))  # beyond: the data do not bound it
+                    block[u.name].update(std=found * log_std, log_std=log_std, interval=[found / spread, found * spread])
         return block
 
     def observation_arrays(self) -> dict[str, np.ndarray]:

@@ -3,21 +3,13 @@ unknown and are inferred, with the fields, from sparse noisy observations of T a
 species (calibrating a mechanism from a laboratory flame).
 
 The loss is flame_ch4's phase-plane residual (with the trainable A and E_a in the rate) plus the
-misfit of each observation (x_i, T_i, Y_i) in units of its noise sigma:
-
-- species at the observed temperature: (Y_k(theta_i) - Y_k,i) / s_k,i with
-  theta_i = (T_i - T_in) / (T_b - T_in): no position is needed, the phase plane gives Y(T). The
-  noise of T_i moves theta_i too, so the misfit's spread is that of Y_k,i and of Y_k(theta_i)
-  together: s_k,i^2 = sigma^2 ((|Y_k,i| + 1e-3)^2 + (T_i dY_k/dtheta / (T_b - T_in))^2), the slope
-  the model's own (not differentiated). Without the second part a reaction-zone observation,
-  where Y_k falls steeply with theta, misses by many sigma at 1% noise and the fit follows it;
-- temperature at the observed position, linearized through the profile's own slope:
-  (dT/dx)(theta_i) (x(theta_i) + x_0 - x_i) / (sigma T_i), where x(theta) = delta int dtheta / q
-  from theta = 1/2 and x_0 (trainable) is where the model puts theta = 1/2,
-
-each block times data_weight / sqrt(n). Observations with theta_i outside (0.001, 0.999) carry no
-position or composition information (the noise there exceeds the signal) and are left out. (This
-misfit replaces the inverse layer's default, which compares each field at its observed position.)
+misfit of each observation (x_i, T_i, Y_i) where it was made, in units of its noise sigma:
+(T(theta_i) - T_i) / (sigma T_i) and (Y_k(theta_i) - Y_k,i) / (sigma (|Y_k,i| + 1e-3)), with theta_i
+the model's temperature coordinate at x_i: the root of x(theta) + x_0 = x_i, where
+x(theta) = delta int dtheta / q from theta = 1/2 and x_0 (trainable, a nuisance parameter) is where
+the model puts theta = 1/2. Each block is times data_weight / sqrt(n). Comparing at the observed
+position keeps the noise of T_i out of the coordinate the species are compared at (taking Y at
+theta(T_i) is an errors-in-variables fit, biased in proportion to the noise).
 
 The mechanism's own A and E_a are the truth (they generate the synthetic data, through Cantera's
 FreeFlame, and score the result); the starting guesses are `initial_pre_exponential` (SI: kmol,
@@ -27,7 +19,6 @@ Zel'dovich estimate with the guessed kinetics.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -42,6 +33,8 @@ from pinn.problems.registry import register
 from pinn.reference.flame_ch4 import FlameReference
 
 GAUSS_NODES = 32      # per observation, for x(theta_i)
+EDGE = 1e-6           # observed positions are located for theta in (EDGE, 1 - EDGE)
+ROOT_ITERATIONS = 80  # at most, per location (Newton converges in a few from the last root)
 
 
 @register("flame_ch4_inverse")
@@ -61,6 +54,7 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         guess = self.speed_estimate(self.initial["pre_exponential"], self.initial["activation_energy"])
         self.s0, self.m0 = guess, self.inlet.density_in * guess
         self.read_observation_file()
+        self._root_cache: tuple[torch.Tensor, ...] | None = None  # (x, theta*, inside, dx/dtheta) of the last location
 
     # ----- the inverse layer's declarations ------------------------------------------------------
     def unknown_parameters(self) -> list[Unknown]:
@@ -74,7 +68,7 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
                 Unknown("offset", self._data_middle(), None, "m", reported=False)]
 
     def observed_fields(self) -> list[ObservedField]:
-        return [ObservedField("T", "K"), *(ObservedField(f"Y_{k}", "1", term="data_Y") for k in MAJOR_SPECIES)]
+        return [ObservedField("T", "K"), *(ObservedField(f"Y_{k}", "1", floor=1e-3, term="data_Y") for k in MAJOR_SPECIES)]
 
     def noise_groups(self) -> list[tuple[str, ...]]:
         return [("T",), tuple(f"Y_{k}" for k in MAJOR_SPECIES)]
@@ -95,25 +89,16 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         return x, {"T": np.interp(x, ref.x, ref.T),
                    **{f"Y_{k}": np.interp(x, ref.x, ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES}}
 
-    # ----- the observations inside the flame -------------------------------------------------
-    @property
-    def used(self) -> np.ndarray:
-        """The observations with theta_i inside (0.001, 0.999)."""
-        theta = (self.data["T"] - self.inlet.T_in) / (self.inlet.T_b - self.inlet.T_in)
-        used = (theta > 1e-3) & (theta < 1.0 - 1e-3)
-        if used.sum() < 3:
-            raise ConfigError(f"flame_ch4_inverse: only {int(used.sum())} observations lie inside the flame "
-                              "(0.1% to 99.9% of the temperature rise); give more observations or less noise")
-        return used
-
-    @property
-    def theta_obs(self) -> np.ndarray:
-        return ((self.data["T"] - self.inlet.T_in) / (self.inlet.T_b - self.inlet.T_in))[self.used]
-
     def _data_middle(self) -> float:
-        """Where the data put theta = 1/2 (interpolated in the observations sorted by theta)."""
-        order = np.argsort(self.theta_obs)
-        return float(np.interp(0.5, self.theta_obs[order], self.data.x[self.used][order]))
+        """Where the data put theta = 1/2 (interpolated in the observations with theta(T_i) inside
+        (0.001, 0.999), sorted by it): the start of x_0."""
+        theta = (self.data["T"] - self.inlet.T_in) / (self.inlet.T_b - self.inlet.T_in)
+        inside = (theta > 1e-3) & (theta < 1.0 - 1e-3)
+        if inside.sum() < 2:
+            raise ConfigError(f"flame_ch4_inverse: only {int(inside.sum())} observations lie inside the flame "
+                              "(0.1% to 99.9% of the temperature rise); give more observations or less noise")
+        order = np.argsort(theta[inside])
+        return float(np.interp(0.5, theta[inside][order], self.data.x[inside][order]))
 
     def kinetics(self, model: FlameCH4Model) -> tuple:
         return model.unknown("pre_exponential"), model.unknown("activation_energy")
@@ -130,29 +115,76 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         slope = STRETCH * (1.0 - t) ** (STRETCH - 1) / q
         return self.delta * half * (slope @ weights)
 
-    def data_terms(self, model: FlameCH4Model, like: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The misfits times data_weight / sqrt(number of observations used)."""
-        scale = self.data_weight / math.sqrt(self.theta_obs.size)
-        return {term: rows * scale for term, rows in self.misfits(model, like).items()}
+    # ----- the model at the observed positions --------------------------------------------------
+    def located(self, model: FlameCH4Model, theta: torch.Tensor) -> torch.Tensor:
+        """x(theta) + x_0: where the model puts theta."""
+        return self.positions(model, theta) + model.unknown("offset")
 
-    def misfits(self, model: FlameCH4Model, like: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The species at the observed temperature and the temperature at the observed position,
-        in units of the noise (see the module docstring)."""
-        as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
-        used = self.used
-        theta = as_t(self.theta_obs)
-        x_obs, T_obs = as_t(self.data.x[used]), as_t(self.data["T"][used])
-        Y_obs = as_t(np.stack([self.data[f"Y_{k}"][used] for k in MAJOR_SPECIES], axis=-1))
-        t = 1.0 - (1.0 - theta) ** (1.0 / STRETCH)
-        state, state_t = self._with_derivative(model, t)
-        _, Y, q = self._split(state)
-        columns = [self.species.index(k) for k in MAJOR_SPECIES]
+    def _located_with_slope(self, model: FlameCH4Model, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x(theta) + x_0 and its derivative in theta (of the quadrature, so that Newton's method
+        and the implicit derivative see the same function), detached."""
+        with torch.enable_grad():
+            theta = theta.detach().requires_grad_(True)
+            x = self.located(model, theta)
+            (slope,) = torch.autograd.grad(x.sum(), theta)
+        return x.detach(), slope
+
+    def _roots(self, model: FlameCH4Model, x: torch.Tensor, guess: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """theta* with x(theta*) + x_0 = x, by Newton's method safeguarded by bisection in
+        logit(theta) inside (EDGE, 1 - EDGE); `inside` is False where x lies beyond that range
+        (theta* is then the nearer end). Returns theta*, inside, dx/dtheta at theta*."""
+        logit = lambda th: torch.log(th / (1.0 - th))  # noqa: E731
+        with torch.no_grad():
+            low, high = torch.full_like(x, EDGE), torch.full_like(x, 1.0 - EDGE)
+            below, above = self.located(model, low) - x >= 0, self.located(model, high) - x <= 0
+            theta = (guess if guess is not None else torch.full_like(x, 0.5)).clamp(EDGE, 1.0 - EDGE)
+            for _ in range(ROOT_ITERATIONS):
+                at, slope = self._located_with_slope(model, theta)
+                miss = at - x
+                low, high = torch.where(miss < 0, theta, low), torch.where(miss > 0, theta, high)
+                newton = theta - miss / slope
+                middle = torch.sigmoid(0.5 * (logit(low) + logit(high)))
+                step = torch.where((newton > low) & (newton < high), newton, middle)
+                done = bool(((step - theta).abs() <= 1e-15 + 1e-13 * theta).all())
+                theta = step
+                if done:
+                    break
+            theta = torch.where(below, EDGE, torch.where(above, 1.0 - EDGE, theta))
+        return theta, ~(below | above), self._located_with_slope(model, theta)[1]
+
+    def observed_theta(self, model: FlameCH4Model, x: torch.Tensor) -> torch.Tensor:
+        """theta at the observed positions x as a differentiable function of the model: the root
+        theta* of x(theta) + x_0 = x_i, then one Newton step from it with x(theta*) differentiated and
+        dx/dtheta held, which gives theta* and, by the implicit function theorem, its derivative
+        d theta / d p = -(d x / d p) / (dx / dtheta).
+
+        The root is found afresh on every plain evaluation; under a torch.func transform (a
+        Jacobian) the root of the last plain evaluation at the same x is used (Levenberg-Marquardt
+        evaluates the residual at a point before its Jacobian there)."""
+        transformed = torch._C._functorch.is_functorch_wrapped_tensor(model.log_flux)
+        cached = self._root_cache
+        fresh = cached is None or cached[0].shape != x.shape or not torch.equal(cached[0], x.detach())
+        if not transformed:
+            guess = None if fresh else cached[1]
+            self._root_cache = (x.detach().clone(), *self._roots(model, x.detach(), guess))
+        elif fresh:
+            raise RuntimeError("flame_ch4_inverse: the observed positions were not located before a Jacobian")
+        _, theta, inside, slope = self._root_cache
+        miss = self.located(model, theta) - x
+        return theta - torch.where(inside, miss / slope, torch.zeros_like(miss))
+
+    def predict(self, model: FlameCH4Model, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """T and the major species where the model's profile passes the positions x."""
+        theta = self.observed_theta(model, x)
+        _, Y, _ = self._split(self.state(model, 1.0 - (1.0 - theta) ** (1.0 / STRETCH)))
         rise = self.inlet.T_b - self.inlet.T_in
-        slope = state_t[:, 1:-1][:, columns] / state_t[:, :1]                  # dY_k / dtheta
-        spread = torch.sqrt((Y_obs.abs() + 1e-3) ** 2 + (T_obs.unsqueeze(-1) * slope.detach() / rise) ** 2)
-        x = self.positions(model, theta) + model.unknown("offset")
-        return {"data_Y": ((Y[:, columns] - Y_obs) / (spread * self.sigma)).reshape(-1),
-                "data_T": rise * q / self.delta * (x - x_obs) / (T_obs * self.sigma)}
+        return {"T": self.inlet.T_in + rise * theta, **{f"Y_{k}": Y[:, self.species.index(k)] for k in MAJOR_SPECIES}}
+
+    def uncertainty(self, model: FlameCH4Model, loss_terms):
+        """The inverse layer's covariance, with the observed positions located at the model first."""
+        with torch.no_grad():
+            self.observed_theta(model, torch.as_tensor(self.data.x, device=model.m0.device, dtype=model.m0.dtype))
+        return super().uncertainty(model, loss_terms)
 
     def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
         return {**super().loss_terms(model, batch, stage), **self.data_terms(model, batch["t"])}

@@ -1,11 +1,17 @@
 """The inverse finite square well: the depth V0 and the ground level E0 are unknown and are
 inferred, with the ground state, from noisy samples of its density rho(x) = psi_0(x)^2.
 
-The loss is finite_well's (the Schrödinger residual, normalization, Rayleigh rows) with the
-potential V(x; V0) = V0 outside |x| < half_width taken at the trainable V0, plus the misfit of each
-observation in units of its (multiplicative) noise, data_weight * log(rho(x_i) / rho_i) / sigma,
-the block divided by sqrt(n). The synthetic observations lie evenly across where rho is at least
-1e-8 of its peak.
+Training is a continuation from the starting guess: the warm-up (Rayleigh) and a `forward`
+stage (Levenberg-Marquardt on the residual) solve the well at V0 = initial_V0, held and without
+the data; then the `solve` stage adds the misfit of each observation in units of its
+(multiplicative) noise, data_weight * log(rho(x_i) / rho_i) / sigma (the block divided by
+sqrt(n)), and lets V0 move, from a point where the equations already hold. V0 free from the start
+was driven to zero: the Rayleigh energy falls as the well gets shallower, and from an unsolved
+network a first LM step took V0 from 10 to 0.5. The data weight (1e-5) keeps the equations
+constraints: at 1e-3 the data bent the network (the data term above the residual's) and V0 came
+back up to 0.17 (three standard errors) from the exact maximum-likelihood fit of the same data;
+at 1e-5 within 1e-4 of it. The synthetic observations lie evenly across where rho is at least
+1e-4 of its peak.
 
 The problem's own `V0` is the truth: it generates the synthetic observations, and the reference
 (the exact roots of the matching conditions at the true V0) scores E0. Nothing else of the truth
@@ -32,18 +38,19 @@ from pinn.problems.wells.steps import FiniteWell
 from pinn.status import Check, Criteria, record, reference_check, relative
 
 
-# the synthetic observations lie where psi_0^2 is at least this fraction of its peak: further out the
-# network's own error in psi (about 1e-5 of the peak) is as large as the density (a density of
-# 1e-10 measured to 2% is no experiment either). Without the tail down to about 1e-8 the warm-up's
-# residual, which V0 -> 0 lowers outside the well, drove V0 to zero (observed down to 1e-4 or 1e-6).
-MEASURABLE = 1e-8
+# the synthetic observations lie where psi_0^2 is at least this fraction of its peak: there the
+# network's own error in psi (about 1e-5 of the peak) is below a tenth of 2% noise in the density;
+# down to 1e-8 it was as large as the noise and biased V0 by several standard errors
+MEASURABLE = 1e-4
 
 
 @register("finite_well_inverse")
 class FiniteWellInverse(InverseProblem, FiniteWell):
+    stages = ("warmup", "forward", "solve")
+
     def __init__(self, V0: float = 20.0, half_width: float = 1.0, L: float = 4.0, n_observations: int = 12,
                  noise: float | None = 0.02, noise_seed: int = 0, observations: str | None = None,
-                 initial_V0: float = 10.0, data_weight: float = 1e-3, weights: Mapping[str, float] | None = None):
+                 initial_V0: float = 10.0, data_weight: float = 1e-5, weights: Mapping[str, float] | None = None):
         super().__init__(V0, half_width, L, 1, weights)
         if self.V0 <= 0:
             raise ConfigError(f"problem.V0={self.V0:g} must be > 0: finite_well_inverse infers the depth of a well")
@@ -106,13 +113,23 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
 
     def loss_terms(self, model: EigenModel, batch: Mapping[str, Any], stage: str,
                    part: int | None = None) -> dict[str, torch.Tensor]:
+        """The warm-up and `forward` stages solve the well at the current V0, held, without the data;
+        `solve` adds the data and lets V0 move."""
         V0 = unknown_value(model, "V0")
+        fitting = stage == "solve"
+        if not fitting:
+            V0 = V0.detach()
         regions = [{**reg, "V": V0.to(reg["t"].dtype) * self._V(reg["t"]) / self.V0} for reg in batch["regions"]]
-        terms = super().loss_terms(model, {**batch, "regions": regions}, stage, part)
-        return {**terms, **self.data_terms(model, regions[0]["t"])}
+        terms = super().loss_terms(model, {**batch, "regions": regions}, "solve" if stage == "forward" else stage, part)
+        return {**terms, **self.data_terms(model, regions[0]["t"])} if fitting else terms
 
     def observables(self, model: EigenModel) -> dict[str, torch.Tensor]:
         return {**super().observables(model), **self.unknown_observables(model)}
+
+    def tolerance(self) -> float:
+        """The forward well's: the network solves the well at the inferred V0 to it (the refinement
+        works to it); E0 is judged against the truth within the noise level (`evaluate`)."""
+        return FiniteWell.tolerance(self)
 
     def estimate(self, model: EigenModel) -> dict[str, float]:
         return self.at_inferred(model).estimate(model)
@@ -120,13 +137,14 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
     def evaluate(self, model: EigenModel, reference: Any, criteria: Criteria) -> tuple[dict[str, Any], dict[str, Any]]:
         """The network solves the well at the inferred V0: it is judged as that forward problem (its
         exact roots, the estimate, the certified intervals, the level check, the settling of E0
-        and V0), and E0 against the truth (the exact root at the true V0), all within this run's
-        tolerance (the one refinement worked to); then the inverse results."""
+        and V0) within this run's tolerance (the one refinement worked to), and E0 against the truth
+        (the exact root at the true V0) within the larger of it and the noise level; then the
+        inverse results."""
         solved = self.at_inferred(model)
         metrics, arrays = solved.evaluate(model, solved.reference(), criteria)
         E, true = metrics["eigenvalues"][0], float(reference.eigenvalues[0])
         error = relative(E, true)
-        truth = reference_check(["E0"], [E], [true], [error], [0.0], criteria.tolerance,
+        truth = reference_check(["E0"], [E], [true], [error], [0.0], max(criteria.tolerance, self.noise),
                                 f"true-V0 {reference.source}")
         record(metrics, [Check(**c) for c in metrics["checks"]] + [truth])
         metrics.update(solved_reference_eigenvalues=metrics["reference_eigenvalues"],
