@@ -123,7 +123,8 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config, "threads": threads.used},
                       resume_hint=f"; continue it with: python -m pinn resume={out}",
-                      extend=refinement, max_seconds=settings.refine.max_seconds)
+                      extend=refinement, max_seconds=settings.refine.max_seconds,
+                      accurate_enough=refinement.well_within)
     if checkpoint is not None:
         log.info("resuming %s from step %d of %s", problem.name, checkpoint["step"], out)
     history = HistoryWriter(out / "history.csv", keep_until_step=checkpoint["step"] if checkpoint else None)

@@ -86,3 +86,30 @@ def test_a_spent_time_budget_stops_the_phase_and_the_rounds(monkeypatch):
 def test_bad_refine_settings_are_one_line(cfg, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         RefineSettings.from_config(cfg, [Phase("solve", "solve", "lm", 5)])
+
+
+def test_a_phase_ends_early_once_the_estimate_is_well_within_the_tolerance():
+    """Asked every EARLY_STOP_EVERY steps: 1e-6 is not within 1% of the tolerance 1e-6, 5e-9 is;
+    the phase ends there as converged, and the round that follows finds the tolerance met."""
+    from pinn.training.trainer import EARLY_STOP_EVERY
+
+    model = Fit()
+    asked = []
+    values = iter([1e-6, 5e-9, 5e-9])
+
+    def estimate():
+        asked.append(len(asked))
+        return {"E0": next(values)}
+
+    def loss(stage, batch):
+        t = batch["t"]
+        return {"fit": model.a * torch.exp(-model.k * t) - 2.5 * torch.exp(-1.3 * t)}
+
+    phases = [Phase("solve", "solve", "lm", 100, patience=1000, damping=1e6)]
+    refinement = Refinement(RefineSettings(), phases, 8, estimate, 1e-6)
+    trainer = Trainer(phases, progress="none", extend=refinement, accurate_enough=refinement.well_within)
+    result = trainer.fit(model, loss, lambda generator, n=8: {"t": torch.linspace(0.0, 3.0, n, dtype=torch.float64)},
+                         lambda: {"a": model.a.detach()})
+    assert result.phase_steps == {"solve": 2 * EARLY_STOP_EVERY}
+    assert result.final["stopped"] is True and len(asked) == 3
+    assert [row["action"] for row in refinement.log] == ["met"]

@@ -4,7 +4,9 @@ says the tolerance is not met.
 The estimate comes from the problem (`Problem.estimate`: the relative error of each eigenvalue,
 computed from the trained model alone, never from the reference). Each round repeats one phase of
 the schedule (the last by default) with `growth` times the collocation nodes of the round before, until the estimate is
-within the tolerance, `rounds` rounds have run, or the training time reaches `max_seconds`.
+within the tolerance, `rounds` rounds have run, or the training time reaches `max_seconds`. The
+same estimate may end a Levenberg-Marquardt phase before its step count, once it is well within the
+tolerance (`well_within`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from pinn.errors import ConfigError
 from pinn.training.trainer import Phase, TrainResult
 
 log = logging.getLogger("pinn")
+
+# a phase may end early once the estimate is this fraction of the tolerance: digits to spare, and
+# room for an estimate that is optimistic by up to 10x
+EARLY_STOP_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,12 @@ class Refinement:
         self.estimate = estimate
         self.tolerance = tolerance
         self.log: list[dict[str, Any]] = [dict(row) for row in history]
+
+    def well_within(self) -> bool:
+        """Whether the estimate is already within EARLY_STOP_FRACTION of the tolerance (the
+        trainer's `accurate_enough`: the phase in progress may end)."""
+        estimates = self.estimate()
+        return bool(estimates) and max(float(e) for e in estimates.values()) <= EARLY_STOP_FRACTION * self.tolerance
 
     @property
     def rounds_done(self) -> int:

@@ -35,6 +35,8 @@ LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> 
 Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
 # steps over which the last phase's observables must have settled (see TrainResult.final)
 SETTLE_WINDOW = 10
+# steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
+EARLY_STOP_EVERY = 10
 
 
 def _evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -113,15 +115,19 @@ class Trainer:
     def __init__(self, phases: list[Phase], log_every: int = 100, checkpoint_every: int = 500,
                  checkpoint_path: Path | None = None, progress: str = "auto",
                  checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = "",
-                 extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None):
+                 extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None,
+                 accurate_enough: Callable[[], bool] | None = None):
         """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
         appended to the message of an interrupted run (the command that continues it).
         `extend(result)`, asked when every phase has run, returns one more phase to run or None
         (pinn.training.refine); its `log`, if it has one, is checkpointed. After `max_seconds` of
-        training the phase in progress ends and nothing more runs."""
+        training the phase in progress ends and nothing more runs. `accurate_enough()` (an
+        a-posteriori estimate within the tolerance), asked every EARLY_STOP_EVERY steps of a
+        Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so."""
         self.phases = list(phases)
         self.extend = extend
         self.max_seconds = max_seconds
+        self.accurate_enough = accurate_enough
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_path = checkpoint_path
@@ -356,6 +362,10 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
             stalled = phase.optimizer != "adam" and (since_best >= phase.patience or getattr(opt, "converged", False))
+            accurate = (not stalled and self.accurate_enough is not None and phase.optimizer == "lm"
+                        and phase.stage == self.phases[-1].stage and (k + 1) % EARLY_STOP_EVERY == 0
+                        and k + 1 < phase.steps and self.accurate_enough())
+            stalled = stalled or accurate
             if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
                 result.out_of_time = True
             final = k == phase.steps - 1 or stalled or result.out_of_time
@@ -375,7 +385,8 @@ class Trainer:
             if self._stop_requested:
                 raise Interrupted(f"interrupted after step {step}{self._kept('checkpoint written to')}")
             if stalled:
-                log.info("phase %s: converged (no further decrease) at step %d", phase.name, step)
+                log.info("phase %s: converged (%s) at step %d", phase.name,
+                         "the a-posteriori estimate is within the tolerance" if accurate else "no further decrease", step)
                 result.final = _settling(phase.name, k + 1, True, recent)
                 return k + 1
             if result.out_of_time:
