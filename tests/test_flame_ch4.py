@@ -32,15 +32,22 @@ def test_preheat_exponents_of_absent_species_are_their_lewis_numbers(phi):
         assert np.min(np.abs(problem.inlet.exponents - lewis)) < 1e-9 * lewis
 
 
+def perturbed_model(problem, seed, scale):
+    """A small network of the problem with its weights moved away from the initialization."""
+    torch.manual_seed(seed)
+    model = problem.build_model(12, 2, "tanh").double()
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return model
+
+
 def test_trial_functions_hold_the_boundary_conditions():
     """For any network: Y = Y_in and q = 0 at the inlet, Y = Y_b and q = 0 at the burnt end, and
     the mass fractions sum to one."""
     problem = build_problem({"name": "flame_ch4", "phi": 1.2})
-    torch.manual_seed(3)
-    model = problem.build_model(12, 2, "tanh").double()
+    model = perturbed_model(problem, seed=3, scale=0.5)
     with torch.no_grad():
-        for p in model.net.parameters():
-            p.add_(0.5 * torch.randn_like(p))
         state = problem.state(model, torch.tensor([1e-12, 0.3, 0.7, 1.0 - 1e-9], dtype=torch.float64))
     theta, Y, q = problem._split(state)
     np.testing.assert_allclose(Y.sum(-1).numpy(), 1.0, atol=1e-14)
@@ -90,11 +97,8 @@ def test_inverse_positions_agree_with_the_trajectory():
     """x(theta) of the inverse problem's data misfit (Gauss-Legendre per observation) against the
     profile the evaluation places in x (composite quadrature over the whole flame)."""
     problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 12})
-    torch.manual_seed(1)
-    model = problem.build_model(12, 2, "tanh").double()
+    model = perturbed_model(problem, seed=1, scale=0.3)
     with torch.no_grad():
-        for p in model.net.parameters():
-            p.add_(0.3 * torch.randn_like(p))
         theta = torch.tensor([0.05, 0.3, 0.5, 0.8, 0.97], dtype=torch.float64)
         x = problem.positions(model, theta).numpy()
     path = problem.trajectory(model, T_fix=problem.T_in + 0.5 * (problem.inlet.T_b - problem.T_in))
@@ -108,11 +112,7 @@ def test_inverse_compares_the_model_where_each_observation_was_made():
     quadrature and interpolation), and the implicit derivative of the located theta against a
     central difference."""
     problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 40})
-    torch.manual_seed(2)
-    model = problem.build_model(12, 2, "tanh").double()
-    with torch.no_grad():
-        for p in model.net.parameters():
-            p.add_(0.3 * torch.randn_like(p))
+    model = perturbed_model(problem, seed=2, scale=0.3)
     x = torch.as_tensor(problem.data.x)
     with torch.no_grad():
         predicted = problem.predict(model, x)
