@@ -16,7 +16,7 @@ from pinn.training.loggers import LOGGERS
 from pinn.numerics.nets import ACTIVATIONS
 from pinn.reference.cache import ReferenceCache
 from pinn.training.threads import check_setting as check_threads
-from pinn.training.trainer import Phase
+from pinn.training.phase import Phase
 from pinn.training.refine import RefineSettings
 
 def _config_dir() -> Path:

@@ -8,7 +8,8 @@ A problem becomes inverse by mixing in `InverseProblem` (before its forward clas
 * `observed_fields()`: the `ObservedField`s (name, unit, how its misfit is measured);
 * `exact_observations(reference, count)`: where the reference is observed and what it shows there;
 * `predict(model, x)`: the model's value of each observed field at the positions x (the
-  observation operator, differentiable),
+  observation operator, differentiable; it is always evaluated plainly at a point before its
+  Jacobian there, so it may solve for something and reuse that under the transform),
 
 and calling `check_inverse(...)` in its constructor and `read_observation_file()` at its end; its
 forward problem provides `eigenvalue(model)`. Everything else is here: the observations
@@ -288,15 +289,15 @@ class InverseProblem:
         def data_rows() -> torch.Tensor:
             return torch.cat([rows.reshape(-1) for rows in self.misfits(model, like).values()])
 
+        names = {f"log_{u.name}": u.name for u in self.unknown_parameters()}
+        with torch.no_grad():  # before the Jacobians: predict is evaluated plainly first (see above)
+            ratio = noise_scale(data_rows(), len(names))
         J_e, columns = parameter_jacobian(model, equation_rows)
         J_d, _ = parameter_jacobian(model, data_rows)
         J_q, _ = parameter_jacobian(model, lambda: self.eigenvalue(model).reshape(1))
-        names = {f"log_{u.name}": u.name for u in self.unknown_parameters()}
         mask = columns_of(columns, names)
         order = [names[c.rsplit(".", 1)[-1]] for c, m in zip(columns, mask.tolist()) if m]
         profiled = profile(J_e, J_d, J_q, mask.to(J_e.device))
-        with torch.no_grad():
-            ratio = noise_scale(data_rows(), len(order))
         estimated = ratio * self.sigma
         used = self.noise if self.noise > 0 else estimated
         factor = (used / self.sigma) ** 2

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from pinn.errors import ConfigError
-from pinn.training.trainer import Phase, TrainResult
+from pinn.training.phase import Phase
+from pinn.training.trainer import TrainResult
 
 log = logging.getLogger("pinn")
 

@@ -26,6 +26,7 @@ from torch import nn
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred
+from pinn.training.phase import Phase
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
 
@@ -42,58 +43,6 @@ EARLY_STOP_EVERY = 10
 def _evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """The terms with every `Deferred` one computed (only Levenberg-Marquardt defers them)."""
     return {name: v() if isinstance(v, Deferred) else v for name, v in terms.items()}
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    stage: str
-    optimizer: str                   # adam | lbfgs | lm
-    steps: int
-    lr: float = 1.0                  # Adam / L-BFGS step size
-    lr_final: float | None = None   # Adam: exponential decay from lr to lr_final over the phase
-    damping: float = 1e-3            # lm: initial Levenberg-Marquardt damping
-    geodesic: bool = True            # lm: add the geodesic acceleration to each step
-    scale_floor: float = 1e-12       # lm: Marquardt's scaling diag(J^T J) floored at this fraction of its largest entry
-    resample: bool = True            # adam, lm: fresh collocation points every step (L-BFGS never)
-    history_size: int = 50           # L-BFGS memory
-    patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
-    extra_steps_per_state: int = 0   # steps added for every state beyond the first (problem.n_states)
-    collocation_points: int | None = None  # this phase's collocation size (default: trainer.collocation_points)
-
-    @staticmethod
-    def from_config(name: str, cfg: Mapping[str, Any]) -> "Phase":
-        known = set(Phase.__dataclass_fields__) - {"name"}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ConfigError(f"trainer.phases.{name}.{unknown[0]} is not a phase setting; use {', '.join(sorted(known))}")
-        if "stage" not in cfg or "optimizer" not in cfg or "steps" not in cfg:
-            raise ConfigError(f"trainer.phases.{name} needs stage, optimizer and steps")
-        phase = Phase(name=name, **dict(cfg))
-        if phase.optimizer not in ("adam", "lbfgs", "lm"):
-            raise ConfigError(f"trainer.phases.{name}.optimizer={phase.optimizer!r} must be adam, lbfgs or lm")
-        if isinstance(phase.steps, bool) or not isinstance(phase.steps, int) or phase.steps < 0:
-            raise ConfigError(f"trainer.phases.{name}.steps={phase.steps!r} must be a whole number >= 0")
-        for key in ("lr", "lr_final", "damping", "scale_floor"):
-            value = getattr(phase, key)
-            if value is None and key == "lr_final":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a finite number > 0")
-        for key in ("geodesic", "resample"):
-            if not isinstance(getattr(phase, key), bool):
-                raise ConfigError(f"trainer.phases.{name}.{key}={getattr(phase, key)!r} must be true or false")
-        value = phase.extra_steps_per_state
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"trainer.phases.{name}.extra_steps_per_state={value!r} must be a whole number >= 0")
-        value = phase.collocation_points
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"trainer.phases.{name}.collocation_points={value!r} must be a whole number >= 1 or null")
-        for key in ("history_size", "patience"):
-            value = getattr(phase, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a whole number >= 1")
-        return phase
 
 
 @dataclass

@@ -180,12 +180,6 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         rise = self.inlet.T_b - self.inlet.T_in
         return {"T": self.inlet.T_in + rise * theta, **{f"Y_{k}": Y[:, self.species.index(k)] for k in MAJOR_SPECIES}}
 
-    def uncertainty(self, model: FlameCH4Model, loss_terms):
-        """The inverse layer's covariance, with the observed positions located at the model first."""
-        with torch.no_grad():
-            self.observed_theta(model, torch.as_tensor(self.data.x, device=model.m0.device, dtype=model.m0.dtype))
-        return super().uncertainty(model, loss_terms)
-
     def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
         return {**super().loss_terms(model, batch, stage), **self.data_terms(model, batch["t"])}
 
