@@ -2,10 +2,12 @@ import copy
 import functools
 import math
 
+import pytest
 import torch
 from torch import nn
 
-from pinn.problems.base import Deferred
+from pinn.problems import build_problem
+from pinn.problems.base import Deferred, Pointwise, evaluated
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt
 
@@ -105,6 +107,96 @@ def test_lm_deferred_blocks_take_the_same_steps_as_immediate_ones():
         assert 0 < counts[1] <= counts[0] and (grouped or counts[1] < counts[0])
         torch.testing.assert_close(torch.tensor(paths[1]), torch.tensor(paths[0]), rtol=1e-12, atol=1e-14)
     assert math.isclose(model.k.item(), 1.3, rel_tol=1e-3)
+
+
+class Curve(nn.Module):
+    """A small network u(t) and a scalar c, for residual rows of one, then two equations per node."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+        self.c = nn.Parameter(torch.tensor(0.7, dtype=torch.float64))
+
+    def u(self, t):
+        return self.net(t.unsqueeze(-1)).squeeze(-1)
+
+
+def _lm_jacobian(model, fn):
+    """Levenberg-Marquardt's own residual and Jacobian of fn's blocks at the model's parameters."""
+    lm = LevenbergMarquardt(ResidualModule(model), fn)
+    theta = lm._flat()
+    with torch.no_grad():
+        now, later = lm._split_at(theta, None, raw=True)
+        values = [(b() if isinstance(b, Pointwise) else b).reshape(-1) for b in now] + [b().reshape(-1) for b in later]
+    return torch.cat(values), lm._jacobian(lm._unflat, theta, None, now, [v.numel() for v in values[len(now):]], True)
+
+
+def _dense_jacobian(model, fn):
+    names = [n for n, p in model.named_parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def at(theta):
+        params, i = {}, 0
+        for name, p in zip(names, model.parameters()):
+            params[f"model.{name}"] = theta[i:i + p.numel()].view_as(p)
+            i += p.numel()
+        return torch.func.functional_call(ResidualModule(model), params, (),
+                                          {"residual_fn": lambda: torch.cat([b.reshape(-1) for b in evaluated(
+                                              dict(enumerate(fn()))).values()])})
+
+    return torch.func.jacrev(at)(flat)
+
+
+def test_pointwise_blocks_have_the_dense_jacobian_node_by_node():
+    """One and several rows per node, beside ordinary rows: the node-by-node Jacobian equals the
+    reverse-mode Jacobian of all rows together, and the rows keep the problem's order."""
+    model = Curve()
+    t = torch.linspace(-1, 1, 9, dtype=torch.float64)
+    w = torch.rand(9, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def blocks():
+        first = Pointwise(lambda t, w: w * (model.u(t) - model.c * t), t, w)
+        pair = Pointwise(lambda t: torch.stack([model.u(t) ** 2, model.c * torch.sin(model.u(t))], -1), t)
+        return [first, (model.u(t).sum() - 1.0).reshape(1), Pointwise.join([pair, first])]
+
+    r, J = _lm_jacobian(model, blocks)
+    dense = _dense_jacobian(model, blocks)
+    assert J.shape == dense.shape == (9 + 1 + 18 + 9, sum(p.numel() for p in model.parameters()))
+    torch.testing.assert_close(J, dense, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(r, torch.cat([b.reshape(-1) for b in evaluated(dict(enumerate(blocks()))).values()]))
+
+
+@pytest.mark.parametrize("config", [{"name": "finite_well", "n_states": 2}, {"name": "box2d"}, {"name": "flame_fpp"}])
+def test_problem_residuals_are_pointwise(config):
+    """The problems' Pointwise residuals (finite_well's outer region starts from the inner one's
+    value at the cut; flame_fpp's rows read the network at a fixed point too) against the dense
+    Jacobian of the same rows."""
+    problem = build_problem(config)
+    torch.manual_seed(0)
+    model = problem.build_model(8, 2, "tanh").double()
+    batch = problem.collocation(16, torch.device("cpu"), torch.float64)
+    stage = "solve"
+    fn = lambda: list(problem.loss_terms(model, batch, stage).values())  # noqa: E731
+    assert any(isinstance(b, Pointwise) for b in fn())
+    _, J = _lm_jacobian(model, fn)
+    torch.testing.assert_close(J, _dense_jacobian(model, fn), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("coupled", ["input", "nodes"])
+def test_a_block_that_is_not_pointwise_is_refused(coupled):
+    """An input that moves with the parameters, or rows that see the other nodes, would give a
+    wrong Jacobian: the first step says so."""
+    model = Curve()
+    t = torch.linspace(-1, 1, 9, dtype=torch.float64)
+
+    def blocks():
+        if coupled == "input":
+            return [Pointwise(lambda t, shift: model.u(t) - shift, t, model.c * t)]
+        return [Pointwise(lambda t: model.u(t) - model.u(t).mean(), t)]
+
+    with pytest.raises(RuntimeError, match="not pointwise"):
+        LevenbergMarquardt(ResidualModule(model), blocks).step()
 
 
 def test_partwise_lbfgs_minimizes_each_part_and_round_trips_its_state():

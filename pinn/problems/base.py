@@ -28,6 +28,37 @@ class Deferred:
         return self.fn()
 
 
+class Pointwise(Deferred):
+    """Residual rows r_i = f(x_i), each depending on the parameters only through the model at its
+    own node x_i: `Pointwise(f, *inputs)()` is f(*inputs), the nodes along the inputs' first axis
+    (f must work on any number of them). Levenberg-Marquardt then forms the block's Jacobian one
+    node at a time (reverse mode over a single node, vectorized over the nodes): about the cost of
+    one evaluation, where one reverse pass per row costs as many evaluations as there are rows.
+
+    The inputs are data (nodes, weights, a fixed potential): anything the parameters move must be
+    computed inside f from the model. `join` concatenates blocks (their rows in order)."""
+
+    def __init__(self, f: Callable[..., torch.Tensor], *inputs: torch.Tensor):
+        self.segments = [(f, inputs)]
+        super().__init__(self._evaluate)
+
+    def _evaluate(self) -> torch.Tensor:
+        values = [f(*inputs).reshape(-1) for f, inputs in self.segments]
+        return values[0] if len(values) == 1 else torch.cat(values)
+
+    @staticmethod
+    def join(blocks: "list[Pointwise]") -> "Pointwise":
+        joined = Pointwise.__new__(Pointwise)
+        joined.segments = [segment for block in blocks for segment in block.segments]
+        Deferred.__init__(joined, joined._evaluate)
+        return joined
+
+
+def evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The terms with every `Deferred` (and `Pointwise`) one computed."""
+    return {name: v() if isinstance(v, Deferred) else v for name, v in terms.items()}
+
+
 class Problem(ABC):
     """A problem declares WHAT is solved and how its answer is judged; it knows nothing of
     optimizers, logging or files.

@@ -36,7 +36,7 @@ from torch import nn
 
 from pinn.errors import ConfigError
 from pinn.numerics.uncertainty import columns_of, noise_scale, parameter_jacobian, profile
-from pinn.problems.base import Deferred, check_count, check_number
+from pinn.problems.base import check_count, evaluated, check_number
 
 # each observation is a row of the Levenberg-Marquardt Jacobian: more would not fit in memory
 MAX_OBSERVATIONS = 10000
@@ -280,8 +280,7 @@ class InverseProblem:
 
         def equation_rows() -> torch.Tensor:
             rows = []
-            for name, term in loss_terms().items():
-                term = term() if isinstance(term, Deferred) else term
+            for name, term in evaluated(loss_terms()).items():
                 if name not in data_terms and term.dim() > 0:
                     rows.append(term.reshape(-1))
             return torch.cat(rows)

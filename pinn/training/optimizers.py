@@ -28,9 +28,17 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.func import functional_call, jacfwd, jacrev
+from torch.func import functional_call, jacfwd, jacrev, jvp, vmap
 
-from pinn.problems.base import Deferred
+from pinn.problems.base import Deferred, Pointwise
+
+
+def _is_deferred(block) -> bool:
+    return isinstance(block, Deferred) and not isinstance(block, Pointwise)
+
+
+def _value(block) -> torch.Tensor:
+    return (block() if isinstance(block, Pointwise) else block).reshape(-1)
 
 
 def _mode(rows: int, cols: int):
@@ -62,6 +70,7 @@ class LevenbergMarquardt:
         self.touched = [self._touched(cols) for cols, _ in groups or []]
         self.geodesic, self.max_tries = geodesic, max_tries
         self.scale_floor = scale_floor
+        self.checked_pointwise: set[tuple[int, int]] = set()
 
     @property
     def damping(self) -> float:
@@ -82,17 +91,21 @@ class LevenbergMarquardt:
         return out
 
     def _split_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None,
-                  deferred: tuple[int, ...] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """(immediate blocks, deferred blocks) at theta; `deferred` picks which deferred blocks are
-        evaluated (None: all)."""
+                  deferred: tuple[int, ...] | None = None, raw: bool = False) -> tuple[list, list]:
+        """(immediate blocks, deferred blocks) at theta, each in the problem's order; a `Pointwise`
+        block counts as immediate. `deferred` picks which deferred blocks are evaluated (None:
+        all); `raw`: the blocks themselves, Pointwise and deferred ones not evaluated."""
         params = self._unflat(theta) if isinstance(theta, torch.Tensor) else theta
 
         def evaluate():
             out = (fn or self.residual_fn)()
             out = list(out) if isinstance(out, (list, tuple)) else [out]
-            later = [b for b in out if isinstance(b, Deferred)]
+            now = [b for b in out if not _is_deferred(b)]
+            later = [b for b in out if _is_deferred(b)]
             chosen = later if deferred is None else [later[k] for k in deferred]
-            return [b.reshape(-1) for b in out if not isinstance(b, Deferred)], [b().reshape(-1) for b in chosen]
+            if raw:
+                return now, chosen
+            return [_value(b) for b in now], [b().reshape(-1) for b in chosen]
 
         return functional_call(self.module, params, (), {"residual_fn": evaluate})
 
@@ -101,26 +114,71 @@ class LevenbergMarquardt:
         return torch.cat(now + later)
 
     def _jacobian(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor, fn: Callable | None,
-                  now: list[int], later: list[int], by_block: bool) -> torch.Tensor:
-        """Rows in the order of `_residual_at`: the immediate blocks (sizes `now`) one at a time
-        with `by_block` (each then back-propagates only through its own part of the graph), else
-        together; then each deferred block (sizes `later`) alone. `at(x)` maps the variables to the
-        parameters."""
-        pieces = []
+                  now: list, later: list[int], by_block: bool) -> torch.Tensor:
+        """Rows in the order of `_residual_at`. The immediate blocks (`now`, as evaluated at x): a
+        `Pointwise` one node at a time, the others one at a time with `by_block` (each then
+        back-propagates only through its own part of the graph), else together; then each
+        deferred block (sizes `later`) alone. `at(x)` maps the variables to the parameters."""
+        pieces: list[torch.Tensor | None] = [None] * len(now)
+        for i, b in enumerate(now):
+            if not isinstance(b, Pointwise) and b.numel() == 0:
+                pieces[i] = x.new_zeros(0, x.numel())
+        plain = [i for i, b in enumerate(now) if pieces[i] is None and not isinstance(b, Pointwise)]
+        for i, b in enumerate(now):
+            if isinstance(b, Pointwise):
+                pieces[i] = self._pointwise_jacobian(at, x, b)
+                if (id(fn), i) not in self.checked_pointwise and \
+                        self._check_pointwise(lambda v, i=i: self._split_at(at(v), fn, ())[0][i], x, pieces[i], i):
+                    self.checked_pointwise.add((id(fn), i))
         if by_block:
-            for i, rows in enumerate(now):
+            for i in plain:
                 def block(v, i=i):
                     return self._split_at(at(v), fn, ())[0][i]
-                pieces.append(_mode(rows, x.numel())(block)(x).detach())
-        elif now:
+                pieces[i] = _mode(now[i].numel(), x.numel())(block)(x).detach()
+        elif plain:
             def immediate(v):
-                return torch.cat(self._split_at(at(v), fn, ())[0])
-            pieces.append(_mode(sum(now), x.numel())(immediate)(x).detach())
+                blocks = self._split_at(at(v), fn, ())[0]
+                return torch.cat([blocks[i] for i in plain])
+            together = _mode(sum(now[i].numel() for i in plain), x.numel())(immediate)(x).detach()
+            for i, rows in zip(plain, together.split([now[i].numel() for i in plain])):
+                pieces[i] = rows
         for k, rows in enumerate(later):
             def deferred(v, k=k):
                 return self._split_at(at(v), fn, (k,))[1][0]
             pieces.append(_mode(rows, x.numel())(deferred)(x).detach())
         return torch.cat(pieces)
+
+    def _pointwise_jacobian(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor,
+                            block: Pointwise) -> torch.Tensor:
+        """The block's Jacobian node by node: reverse mode through one node (its rows), vectorized
+        over the nodes; rows node by node, as the block's values are flattened."""
+        pieces = []
+        for f, inputs in block.segments:
+            def node(v, *single, f=f):
+                def rows():
+                    return f(*[s.unsqueeze(0) for s in single]).reshape(-1)
+                return functional_call(self.module, at(v), (), {"residual_fn": rows})
+            J = vmap(jacrev(node), in_dims=(None,) + (0,) * len(inputs))(x, *inputs).detach()
+            pieces.append(J.reshape(-1, x.numel()))
+        return torch.cat(pieces)
+
+    @staticmethod
+    def _check_pointwise(block: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, J: torch.Tensor,
+                         i: int) -> bool:
+        """The node-by-node Jacobian must agree with the block's derivative along a random
+        direction; it would not if the rows of one node depended on the others, or on the
+        parameters through the block's inputs. False: not checkable here (values not finite)."""
+        direction = torch.randn(x.shape, generator=torch.Generator().manual_seed(i), dtype=x.dtype).to(x.device)
+        _, along = jvp(block, (x,), (direction,))
+        expected = along.detach()
+        if not (torch.isfinite(expected).all() and torch.isfinite(J).all()):
+            return False
+        gap = float(torch.linalg.vector_norm(J @ direction - expected))
+        if gap > 1e-6 * float(torch.linalg.vector_norm(expected)) + 1e-12:
+            raise RuntimeError(f"the Pointwise block {i} is not pointwise in the parameters (its node-by-node Jacobian "
+                               f"is off by {gap:.2e} along a test direction): a node's rows must depend on that node "
+                               f"alone, and anything the parameters move must be computed inside its function")
+        return True
 
     def _touched(self, cols: torch.Tensor) -> set[str]:
         """Names of the parameter tensors holding any of the flat indices `cols`."""
@@ -196,9 +254,11 @@ class LevenbergMarquardt:
         def residual(x: torch.Tensor) -> torch.Tensor:
             return self._residual_at(at(x), fn)
 
-        now, later = self._split_at(at(sub), fn)
-        r = torch.cat(now + later).detach()
-        J = self._jacobian(at, sub, fn, [b.numel() for b in now], [b.numel() for b in later], by_block=cols is None)
+        with torch.no_grad():
+            now, later = self._split_at(at(sub), fn, raw=True)  # their closures read the parameters, now at sub
+            values = [_value(b) for b in now] + [b().reshape(-1) for b in later]
+            r = torch.cat(values)
+        J = self._jacobian(at, sub, fn, now, [v.numel() for v in values[len(now):]], by_block=cols is None)
         loss = float(r @ r)
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)

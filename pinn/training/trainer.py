@@ -25,7 +25,7 @@ from torch import nn
 
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
-from pinn.problems.base import Deferred
+from pinn.problems.base import Deferred, evaluated
 from pinn.training.phase import Phase
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
@@ -38,11 +38,6 @@ Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
 SETTLE_WINDOW = 10
 # steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
 EARLY_STOP_EVERY = 10
-
-
-def _evaluated(terms: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """The terms with every `Deferred` one computed (only Levenberg-Marquardt defers them)."""
-    return {name: v() if isinstance(v, Deferred) else v for name, v in terms.items()}
 
 
 @dataclass
@@ -256,7 +251,7 @@ class Trainer:
 
         def closure():
             opt.zero_grad(set_to_none=True)
-            terms = _evaluated(loss_fn(phase.stage, batch["current"]))
+            terms = evaluated(loss_fn(phase.stage, batch["current"]))
             total = self._total(terms)
             total.backward()
             last_terms.clear()
@@ -266,7 +261,7 @@ class Trainer:
 
         def closure_of_part(stage: str, part: int) -> torch.Tensor:
             model.zero_grad(set_to_none=True)
-            total = self._total(_evaluated(loss_fn(stage, batch["current"], part)))
+            total = self._total(evaluated(loss_fn(stage, batch["current"], part)))
             total.backward()
             return total
 
@@ -322,7 +317,7 @@ class Trainer:
                 self._check_parameters(step, phase, params)
                 if phase.optimizer == "lm" or isinstance(opt, PartwiseLBFGS):
                     with torch.no_grad():
-                        terms = _evaluated(loss_fn(phase.stage, batch["current"]))
+                        terms = evaluated(loss_fn(phase.stage, batch["current"]))
                     last_terms.update({name: self._term_value(v) for name, v in terms.items()})
                 row = self._row(step, phase, last_terms, observables, opt, start)
                 if on_row is not None:

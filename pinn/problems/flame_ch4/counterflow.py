@@ -33,6 +33,7 @@ solves all the equations together, the flame's place included.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -45,7 +46,7 @@ from torch.func import functional_call, jvp
 from pinn.chemistry.flame_equations import counterflow_residuals, diffusive_fluxes, residuals
 from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
-from pinn.problems.base import Problem, check_number
+from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.chemistry.mechanism import mechanism_sources
 from pinn.problems.flame_ch4.free import FreeFlameCH4
@@ -288,12 +289,17 @@ class CounterflowFlameCH4(Problem):
         return {"s": torch.as_tensor(s, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
 
     def loss_terms(self, model: CounterflowModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        weight = batch["w"].sqrt().unsqueeze(-1)
+        s, w = batch["s"], batch["w"]
         if stage == "flow":
-            res = self.residual(model, batch["s"], frozen_scalars=True)
-            return {"flow": res["flow"] * weight, "placement": self.placement(model, batch["s"])}
-        res = self.residual(model, batch["s"])
-        return {"flow": res["flow"] * weight, "scalars": res["scalars"] * weight}
+            return {"flow": Pointwise(functools.partial(self._residual_rows, model, "flow", True), s, w),
+                    "placement": self.placement(model, s)}
+        return {name: Pointwise(functools.partial(self._residual_rows, model, name, False), s, w)
+                for name in ("flow", "scalars")}
+
+    def _residual_rows(self, model: CounterflowModel, block: str, frozen_scalars: bool, s: torch.Tensor,
+                       w: torch.Tensor) -> torch.Tensor:
+        """(nodes, equations) of one block of `residual`, times the square root of each node's weight."""
+        return self.residual(model, s, frozen_scalars)[block] * w.sqrt().unsqueeze(-1)
 
     def eigenvalue(self, model: CounterflowModel) -> torch.Tensor:
         """Lambda in Pa/m^2 (differentiable in the model's parameters)."""

@@ -36,6 +36,7 @@ so Y = Y_b at theta = 1. eta = 1 - (1 - theta)^(1/2) spreads the nodes into the 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
-from pinn.problems.base import Problem, check_number
+from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss
@@ -329,7 +330,11 @@ class FreeFlameCH4(Problem):
         return {"t": torch.as_tensor(t, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
 
     def loss_terms(self, model: FlameCH4Model, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        return {"residual": self.residual(model, batch["t"]) * batch["w"].sqrt().unsqueeze(-1)}
+        return {"residual": Pointwise(functools.partial(self._residual_rows, model), batch["t"], batch["w"])}
+
+    def _residual_rows(self, model: FlameCH4Model, t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """(nodes, K): each node's equations times the square root of its weight."""
+        return self.residual(model, t) * w.sqrt().unsqueeze(-1)
 
     def eigenvalue(self, model: FlameCH4Model) -> torch.Tensor:
         """s_L = m / rho_in in m/s (differentiable in the model's parameters)."""

@@ -39,6 +39,7 @@ quadrature.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -52,7 +53,7 @@ from pinn.constants import GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
-from pinn.problems.base import Problem, check_number
+from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
 from pinn.numerics.quadrature import composite_gauss, graded
@@ -305,6 +306,9 @@ class FreelyPropagatingFlame(Problem):
         convection = self.peclet(s, conductivity) * pp.q
         return (pp.q * pp.dq - convection + source) / (convection + source)
 
+    def _residual_rows(self, model: FlameModel, t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.residual(model, t) * w.sqrt()
+
     def length(self, model: FlameModel, cells: int = 128) -> torch.Tensor:
         """int_0^1 (dtheta/dt) / q dt = x(theta_L) / L (4-point Gauss on a grid graded towards both ends)."""
         param = model.s0
@@ -345,7 +349,7 @@ class FreelyPropagatingFlame(Problem):
         return {"t": torch.as_tensor(t, device=device, dtype=dtype), "w": torch.as_tensor(w, device=device, dtype=dtype)}
 
     def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        terms = {"residual": self.residual(model, batch["t"]) * batch["w"].sqrt()}
+        terms = {"residual": Pointwise(functools.partial(self._residual_rows, model), batch["t"], batch["w"])}
         if stage == "domain_end" and bool(model.domain_end):
             terms["length"] = (self.length(model) - 1.0).reshape(1)
         return terms

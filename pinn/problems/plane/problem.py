@@ -25,6 +25,7 @@ GPU: an excited state at 2.51 for 4). Between the nodes R_j sees what the residu
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import cached_property
 from typing import Any, Mapping
@@ -36,7 +37,7 @@ from torch import nn
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
-from pinn.problems.base import Deferred, Problem, check_count, check_length, check_number, check_ratio, owners_by_state
+from pinn.problems.base import Deferred, Pointwise, Problem, check_count, check_length, check_number, check_ratio, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
 
@@ -161,6 +162,12 @@ class PlaneProblem(Problem):
             return [(lo, hi, 1.0)]
         return [(lo, centre - reach, 0.125), (centre - reach, centre + reach, 0.75), (centre + reach, hi, 0.125)]
 
+    def _residual_rows(self, model: PlaneModel, state: int, E_s: float, x: torch.Tensor, y: torch.Tensor,
+                       w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        """sqrt(w) (-lap psi + (V - E) psi) / (E_s sqrt(1 / area)) at the nodes (x, y)."""
+        psi, _, _, lap = self.psi(model, state, x, y)
+        return w.sqrt() * (-lap + (V - model.energies[state]) * psi) / (E_s * math.sqrt(1.0 / self.area))
+
     def collocation(self, n_points: int, device, dtype, generator: torch.Generator | None = None) -> dict[str, Any]:
         """Tensor-product composite Gauss-Legendre rule with n_points / 4 nodes per axis (see
         `_axis_pieces`); with a generator the widest piece of each axis is cut at a random point."""
@@ -205,7 +212,7 @@ class PlaneProblem(Problem):
             norm = (w * psi**2).sum()
             parts["normalization"].append((norm - 1.0).reshape(1))
             if "residual" in wanted:
-                parts["residual"].append(w.sqrt() * (-lap + (V - energies[j]) * psi) / (E_s * math.sqrt(1.0 / self.area)))
+                parts["residual"].append(Pointwise(functools.partial(self._residual_rows, model, j, E_s), x, y, w, V))
             if "consistency" in wanted:
                 parts["consistency"].append(Deferred(
                     lambda j=j: ((energies[j] - self._fine_quotient(model, j, x)) / E_s).reshape(1)))
@@ -222,6 +229,8 @@ class PlaneProblem(Problem):
         for name, pieces in parts.items():
             if name == "rayleigh":
                 terms[name] = sum(pieces)
+            elif name == "residual":
+                terms[name] = Pointwise.join(pieces)
             elif name == "consistency":
                 terms[name] = pieces[0] if len(pieces) == 1 else Deferred(lambda p=pieces: torch.cat([d() for d in p]))
             else:

@@ -29,6 +29,7 @@ Rayleigh term are residual vectors whose squares sum to the term (so Levenberg-M
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import cached_property
 from typing import Any, Mapping, Sequence
@@ -40,7 +41,7 @@ from torch import nn
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
-from pinn.problems.base import Problem, check_count, owners_by_state
+from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state
 
 DEFAULT_WEIGHTS = {
     "residual": 1.0,
@@ -82,6 +83,7 @@ class SchrodingerProblem(Problem):
     """Shared machinery; a subclass sets the domain, the jumps of V and V itself."""
 
     symmetric: bool = True
+    stage_terms: Mapping[str, tuple[str, ...]] = STAGE_TERMS
     stages = tuple(STAGE_TERMS)
     default_tolerance = 1e-8
     report = "wells"
@@ -317,9 +319,9 @@ class SchrodingerProblem(Problem):
                    part: int | None = None) -> dict[str, torch.Tensor]:
         """Residual vectors (their squares summed form the term) and the scalar Rayleigh term;
         with `part`, only the rows of that state (see `parts`)."""
-        if stage not in STAGE_TERMS:
-            raise ConfigError(f"trainer phase stage {stage!r} is unknown; use one of {sorted(STAGE_TERMS)}")
-        wanted = STAGE_TERMS[stage]
+        if stage not in self.stage_terms:
+            raise ConfigError(f"trainer phase stage {stage!r} is unknown; use one of {sorted(self.stage_terms)}")
+        wanted = self.stage_terms[stage]
         E_s = float(self.energy_scale)
         mult = 2.0 if self.symmetric else 1.0
         energies = model.energies
@@ -338,10 +340,10 @@ class SchrodingerProblem(Problem):
             norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
             parts["normalization"].append((norm - 1.0).reshape(1))
             if "residual" in wanted:
-                scale = math.sqrt(mult / self.length) / E_s
-                for reg, f in zip(regions, fields):
-                    r = schrodinger_residual(f, reg["V"], energies[j])
-                    parts["residual"].append(scale * reg["w"].sqrt() * r)
+                scale = math.sqrt(self.weights["residual"] * mult / self.length) / E_s
+                for r, reg in enumerate(regions):
+                    parts["residual"].append(Pointwise(functools.partial(self._residual_rows, model, j, r, scale, stage),
+                                                       reg["t"], reg["w"], reg["V"]))
             if "rayleigh" in wanted:
                 values, slopes = [f.value for f in fields], [f.d1 for f in fields]
                 for i in self.partners(j):
@@ -349,7 +351,7 @@ class SchrodingerProblem(Problem):
                     c = mult * sum((reg["w"] * a * v).sum() for reg, a, v in zip(regions, values_i, values)) / norm_i
                     values = [v - c * a for v, a in zip(values, values_i)]
                     slopes = [d - c * b for d, b in zip(slopes, slopes_i)]
-                energy = mult * sum((reg["w"] * (d**2 + reg["V"] * v**2)).sum()
+                energy = mult * sum((reg["w"] * (d**2 + self.potential_of(model, reg["V"], stage) * v**2)).sum()
                                     for reg, v, d in zip(regions, values, slopes))
                 quotient = energy / (mult * sum((reg["w"] * v**2).sum() for reg, v in zip(regions, values)))
                 parts["rayleigh"].append(quotient / E_s)
@@ -363,10 +365,23 @@ class SchrodingerProblem(Problem):
         for name, pieces in parts.items():
             if name == "rayleigh":
                 terms[name] = self.weights[name] * sum(pieces)
+            elif name == "residual":
+                terms[name] = Pointwise.join(pieces)
             else:
                 vector = torch.cat(pieces) if pieces else energies.new_zeros(0)
                 terms[name] = math.sqrt(self.weights[name]) * vector
         return terms
+
+    def _residual_rows(self, model: EigenModel, state: int, region: int, scale: float, stage: str,
+                       t: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        """scale sqrt(w) (-psi'' + (V - E) psi) at the nodes t of one region."""
+        f = self.psi(model, state, region, t)
+        return scale * w.sqrt() * schrodinger_residual(f, self.potential_of(model, V, stage), model.energies[state])
+
+    def potential_of(self, model: EigenModel, V: torch.Tensor, stage: str) -> torch.Tensor:
+        """V at the nodes as the training of `stage` sees it, given the problem's own V there (a
+        problem whose potential carries a trainable unknown scales it here)."""
+        return V
 
     def partners(self, j: int) -> list[int]:
         """The lower states that state j must be orthogonal to (those of its parity)."""

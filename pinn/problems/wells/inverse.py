@@ -33,7 +33,7 @@ from pinn.errors import ConfigError
 from pinn.problems.base import check_number
 from pinn.problems.inverse import InverseProblem, ObservedField, Unknown, attach_unknowns, inverse_results, unknown_value
 from pinn.problems.registry import register
-from pinn.problems.wells.eigenproblem import EigenModel
+from pinn.problems.wells.eigenproblem import STAGE_TERMS, EigenModel
 from pinn.problems.wells.steps import FiniteWell
 from pinn.status import Check, Criteria, record, reference_check, relative
 
@@ -46,6 +46,7 @@ MEASURABLE = 1e-4
 
 @register("finite_well_inverse")
 class FiniteWellInverse(InverseProblem, FiniteWell):
+    stage_terms = {**STAGE_TERMS, "forward": STAGE_TERMS["solve"]}
     stages = ("warmup", "forward", "solve")
 
     def __init__(self, V0: float = 20.0, half_width: float = 1.0, L: float = 4.0, n_observations: int = 12,
@@ -115,13 +116,14 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
                    part: int | None = None) -> dict[str, torch.Tensor]:
         """The warm-up and `forward` stages solve the well at the current V0, held, without the data;
         `solve` adds the data and lets V0 move."""
+        terms = super().loss_terms(model, batch, stage, part)
+        return {**terms, **self.data_terms(model, batch["regions"][0]["t"])} if stage == "solve" else terms
+
+    def potential_of(self, model: EigenModel, V: torch.Tensor, stage: str) -> torch.Tensor:
+        """The well at the trainable depth: V (the problem's own, at the true depth) times
+        V0 / problem.V0, V0 held outside the `solve` stage."""
         V0 = unknown_value(model, "V0")
-        fitting = stage == "solve"
-        if not fitting:
-            V0 = V0.detach()
-        regions = [{**reg, "V": V0.to(reg["t"].dtype) * self._V(reg["t"]) / self.V0} for reg in batch["regions"]]
-        terms = super().loss_terms(model, {**batch, "regions": regions}, "solve" if stage == "forward" else stage, part)
-        return {**terms, **self.data_terms(model, regions[0]["t"])} if fitting else terms
+        return (V0 if stage == "solve" else V0.detach()).to(V.dtype) * V / self.V0
 
     def observables(self, model: EigenModel) -> dict[str, torch.Tensor]:
         return {**super().observables(model), **self.unknown_observables(model)}
