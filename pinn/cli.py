@@ -70,7 +70,8 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 # launcher groups and the plugin package each needs
 LAUNCHER_PLUGINS = {"joblib": "hydra_plugins.hydra_joblib_launcher", "submitit_local": "hydra_plugins.hydra_submitit_launcher",
                     "submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
-                    "slurm_gpu": "hydra_plugins.hydra_submitit_launcher"}
+                    "slurm_gpu": "hydra_plugins.hydra_submitit_launcher",
+                    "batched": "hydra_plugins.pinn_batched_launcher"}
 
 
 def _is_hydra(arg: str) -> bool:

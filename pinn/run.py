@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from pinn import batching
 from pinn.config import validate
 from pinn.errors import ConfigError, DivergenceError
 from pinn.io.figures import plot_run
@@ -88,13 +89,13 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None, keep: 
     problem = build_problem(problem_cfg)
     check_stages(problem, settings)
     tolerance = resolve_tolerance(problem, config, settings)
-    extra_states = getattr(problem, "n_states", 1) - 1
-    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
-    if not any(p.steps for p in phases):
-        raise ConfigError("every trainer phase has steps=0: nothing would be trained; give one phase steps > 0")
+    phases = schedule(problem, settings)
+    batched = batching.take(config) if checkpoint_path is None else None
     out = Path(out_dir) if out_dir is not None else output_dir_from_hydra()
     with RunDirectory(out, key):
         checkpoint = load_checkpoint(checkpoint_path, settings.device) if checkpoint_path is not None else None
+        if batched is not None:
+            checkpoint = _from_batch(batched, problem, config, settings, out)
         threads = choose_threads(settings.threads) if checkpoint is None or "threads" not in checkpoint else \
             ThreadChoice(int(checkpoint["threads"]), "from the checkpoint", usable_cores(), 1, None, None)
         with using_threads(threads.used):
@@ -125,7 +126,11 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
                       resume_hint=f"; continue it with: python -m pinn resume={out}",
                       extend=refinement, max_seconds=settings.refine.max_seconds,
                       accurate_enough=refinement.well_within)
-    if checkpoint is not None:
+    batch = checkpoint.get("trained_in_batch") if checkpoint is not None else None
+    if batch is not None:
+        log.info("%s: trained in a batch of %d points for %d steps; its own run continues in %s", problem.name,
+                 batch["points"], checkpoint["step"], out)
+    elif checkpoint is not None:
         log.info("resuming %s from step %d of %s", problem.name, checkpoint["step"], out)
     history = HistoryWriter(out / "history.csv", keep_until_step=checkpoint["step"] if checkpoint else None)
     board = TensorBoardLogger(out) if settings.logger == "tensorboard" else None
@@ -170,7 +175,8 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
         "train_seconds": result.seconds,
         "reference": lookup.as_dict(),
         "steps": result.steps,
-        "resumed_from_step": result.resumed_from_step,
+        "resumed_from_step": result.resumed_from_step if batch is None else None,
+        "batch": batch,
         "phase_steps": result.phase_steps,
         "device": str(settings.device),
         "dtype": str(settings.dtype).replace("torch.", ""),
@@ -183,6 +189,29 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     write_solution(out / "solution.npz", arrays)
     plot_run(out)
     return metrics
+
+
+def schedule(problem, settings) -> list:
+    """The trainer's phases for this problem: each phase's steps plus its extra steps per state."""
+    extra_states = getattr(problem, "n_states", 1) - 1
+    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
+    if not any(p.steps for p in phases):
+        raise ConfigError("every trainer phase has steps=0: nothing would be trained; give one phase steps > 0")
+    return phases
+
+
+def _from_batch(outcome, problem, config: dict[str, Any], settings, out: Path) -> dict[str, Any]:
+    """A point trained in a batch (pinn.batching): its history so far, and the state its own run
+    continues from; a point that diverged there fails here as it would have alone."""
+    write_json(out / "config.json", config)
+    history = HistoryWriter(out / "history.csv")
+    for row in outcome.rows:
+        history(row)
+    if outcome.error is not None:
+        write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged", "config": config,
+                                          "seed": settings.seed, "batch": outcome.batch})
+        raise outcome.error
+    return outcome.start
 
 
 def resolve_tolerance(problem, config: Mapping[str, Any], settings) -> tuple[float, str]:

@@ -165,9 +165,13 @@ def test_counterflow_equations_vanish_on_cantera_solution():
     on Cantera's converged premixed counterflow flame; a 2% wrong Lambda shows up clearly; and the
     reference's Lambda converges under refinement."""
     from pinn.chemistry import flame_equations as F
-    from pinn.reference.flame_ch4 import counterflow
+    from pinn.config import compose_config, validate
+    from pinn.problems import build_problem
+    from pinn.run import plain_config
 
-    flame = counterflow(0.8)
+    config = plain_config(compose_config(["problem=flame_counterflow", "problem.phi=0.8"]))
+    # pinn.reference.flame_ch4.counterflow(0.8) through the session's cache, shared with the runs
+    flame = build_problem(config["problem"]).reference(validate(config).reference_cache)
     rows = flame.refinement.rows
     assert abs(rows[-1]["value"] - rows[-2]["value"]) < 0.25 * abs(rows[2]["value"] - rows[1]["value"])
     assert flame.error_estimate < 1e-3 * abs(flame.Lambda_extrapolated)

@@ -37,7 +37,8 @@ def _is_deferred(block) -> bool:
     return isinstance(block, Deferred) and not isinstance(block, Pointwise)
 
 
-def _value(block) -> torch.Tensor:
+def block_rows(block) -> torch.Tensor:
+    """An immediate block's rows, a Pointwise block evaluated."""
     return (block() if isinstance(block, Pointwise) else block).reshape(-1)
 
 
@@ -49,7 +50,8 @@ def _mode(rows: int, cols: int):
 class LevenbergMarquardt:
     def __init__(self, module: nn.Module, residual: Callable[[], torch.Tensor], damping: float = 1e-3,
                  geodesic: bool = True, max_tries: int = 12, scale_floor: float = 1e-12,
-                 groups: list[tuple[torch.Tensor, Callable[[], list[torch.Tensor]]]] | None = None):
+                 groups: list[tuple[torch.Tensor, Callable[[], list[torch.Tensor]]]] | None = None,
+                 check_pointwise: bool = True):
         """`residual()` evaluates the residual vector with the module's current parameters, or a
         list of blocks of it (their Jacobians are then taken one block at a time).
 
@@ -58,7 +60,8 @@ class LevenbergMarquardt:
         otherwise take steps large enough to saturate the network in one go.
 
         `groups`: (parameter indices in the flattened parameter vector, residual function of the
-        rows that group owns) pairs; together they replace `residual`."""
+        rows that group owns) pairs; together they replace `residual`. `check_pointwise=False`
+        skips the check of Pointwise blocks (for a caller that has checked them otherwise)."""
         self.module = module
         self.residual_fn = residual
         self.names = [n for n, p in module.named_parameters() if p.requires_grad]
@@ -71,6 +74,7 @@ class LevenbergMarquardt:
         self.geodesic, self.max_tries = geodesic, max_tries
         self.scale_floor = scale_floor
         self.checked_pointwise: set[tuple[int, int]] = set()
+        self.check_pointwise = check_pointwise
 
     @property
     def damping(self) -> float:
@@ -105,7 +109,7 @@ class LevenbergMarquardt:
             chosen = later if deferred is None else [later[k] for k in deferred]
             if raw:
                 return now, chosen
-            return [_value(b) for b in now], [b().reshape(-1) for b in chosen]
+            return [block_rows(b) for b in now], [b().reshape(-1) for b in chosen]
 
         return functional_call(self.module, params, (), {"residual_fn": evaluate})
 
@@ -127,7 +131,7 @@ class LevenbergMarquardt:
         for i, b in enumerate(now):
             if isinstance(b, Pointwise):
                 pieces[i] = self._pointwise_jacobian(at, x, b)
-                if (id(fn), i) not in self.checked_pointwise and \
+                if self.check_pointwise and (id(fn), i) not in self.checked_pointwise and \
                         self._check_pointwise(lambda v, i=i: self._split_at(at(v), fn, ())[0][i], x, pieces[i], i):
                     self.checked_pointwise.add((id(fn), i))
         if by_block:
@@ -147,6 +151,18 @@ class LevenbergMarquardt:
                 return self._split_at(at(v), fn, (k,))[1][0]
             pieces.append(_mode(rows, x.numel())(deferred)(x).detach())
         return torch.cat(pieces)
+
+    def linearized(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual and its Jacobian at the module's parameters (all of them, as one problem)."""
+        return self._linearized(self._unflat, self._flat(), None, by_block=True)
+
+    def _linearized(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor, fn: Callable | None,
+                    by_block: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(r, J) at x, where the module's own parameters are at(x)."""
+        with torch.no_grad():
+            now, later = self._split_at(at(x), fn, raw=True)  # their closures read the parameters, now at(x)
+            values = [block_rows(b) for b in now] + [b().reshape(-1) for b in later]
+        return torch.cat(values), self._jacobian(at, x, fn, now, [v.numel() for v in values[len(now):]], by_block)
 
     def _pointwise_jacobian(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor,
                             block: Pointwise) -> torch.Tensor:
@@ -254,11 +270,7 @@ class LevenbergMarquardt:
         def residual(x: torch.Tensor) -> torch.Tensor:
             return self._residual_at(at(x), fn)
 
-        with torch.no_grad():
-            now, later = self._split_at(at(sub), fn, raw=True)  # their closures read the parameters, now at sub
-            values = [_value(b) for b in now] + [b().reshape(-1) for b in later]
-            r = torch.cat(values)
-        J = self._jacobian(at, sub, fn, now, [v.numel() for v in values[len(now):]], by_block=cols is None)
+        r, J = self._linearized(at, sub, fn, by_block=cols is None)
         loss = float(r @ r)
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)

@@ -62,7 +62,9 @@ def schrodinger_residual(psi: Jet, V: torch.Tensor, E: torch.Tensor | float) -> 
 
 
 class EigenModel(nn.Module):
-    """Per-state region networks plus the eigenvalues, E = energy_scale * raw, as one parameter."""
+    """Per-state region networks plus the eigenvalues, E = energy_scale * raw, as one parameter.
+    `loss_unit` is the problem's E_s that divides the loss terms (a tensor, so that models of
+    several parameter sets can be trained together, pinn.training.batched)."""
 
     def __init__(self, nets: Sequence[RegionNets], energies: Sequence[float], energy_scale: float,
                  decay_rates: np.ndarray, trainable_energy: bool = True):
@@ -71,6 +73,7 @@ class EigenModel(nn.Module):
         self.register_buffer("decay_rates", torch.as_tensor(decay_rates, dtype=torch.float64))
         self.forbidden = (np.asarray(decay_rates) > 0).tolist()  # host-side copy: no device sync per call
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
+        self.register_buffer("loss_unit", torch.tensor(float(energy_scale), dtype=torch.float64), persistent=False)
         raw = torch.tensor([float(e) for e in energies], dtype=torch.float64) / energy_scale
         self.energy_raw = nn.Parameter(raw, requires_grad=trainable_energy)
 
@@ -322,7 +325,7 @@ class SchrodingerProblem(Problem):
         if stage not in self.stage_terms:
             raise ConfigError(f"trainer phase stage {stage!r} is unknown; use one of {sorted(self.stage_terms)}")
         wanted = self.stage_terms[stage]
-        E_s = float(self.energy_scale)
+        E_s = model.loss_unit
         mult = 2.0 if self.symmetric else 1.0
         energies = model.energies
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}

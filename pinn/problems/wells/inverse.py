@@ -109,6 +109,7 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
     # ----- training ------------------------------------------------------------------------------
     def build_model(self, width: int, depth: int, activation: str) -> EigenModel:
         model = self.start.build_model(width, depth, activation)
+        model.loss_unit.fill_(self.energy_scale)  # E_s of the well at problem.V0 divides the loss terms
         attach_unknowns(model, {"V0": self.initial_V0})
         return model
 

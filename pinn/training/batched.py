@@ -1,0 +1,446 @@
+"""Several runs of one problem trained together: the points of a sweep that share a problem, a
+network shape and a schedule, with their parameters stacked along a leading axis.
+
+Each point keeps its own physical parameters (they reach the loss through its collocation batch
+and its model's buffers), its own initialization (its seed), its own collocation draws and its own
+optimizer state: the loss of the batch is the sum of the points' losses, and nothing couples them.
+
+* Adam on the stacked parameters is Adam on each point: its update is elementwise, and the
+  gradient of the sum with respect to a point's parameters is that point's gradient.
+* Levenberg-Marquardt keeps a damping, an accept/reject decision and a stopping state per point;
+  the Jacobians of all points are formed in one vectorized call (node by node where the problem
+  gives Pointwise blocks) and the damped systems solved as one batch.
+* L-BFGS (its line search is per problem) runs point after point on each point's own model.
+
+Points are batched only when the batch reproduces every point's own loss terms at the start
+(`Batch.check`): a problem whose loss reads a parameter as a Python number instead of a tensor
+would silently train every point with the first one's value, and is run one point at a time.
+
+`train_together` returns, per point, what a run needs to continue from where the batch ended
+(pinn.run: its refinement rounds, evaluation and files), or a DivergenceError for a point whose
+loss stopped being finite (the others go on).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from torch.utils._pytree import tree_map
+
+from pinn.errors import DivergenceError
+from pinn.numerics.uncertainty import ResidualModule
+from pinn.problems.base import evaluated
+from pinn.training.checkpoints import capture_rng
+from pinn.training.optimizers import LevenbergMarquardt
+from pinn.training.phase import Phase
+from pinn.training.trainer import EARLY_STOP_EVERY, SETTLE_WINDOW, _settling
+
+# agreement the batch must show with each point's own loss terms at the start, relative to each term's largest entry
+AGREEMENT = 1e-9
+
+
+@dataclass
+class Point:
+    """One run of the batch: its problem, its model, its collocation settings and its record."""
+
+    problem: Any
+    model: nn.Module
+    seed: int
+    collocation: Callable[[torch.Generator | None, int | None], Any]   # (generator, n) -> batch
+    accurate_enough: Callable[[], bool] | None = None
+    generator: torch.Generator = field(init=False)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    phase_steps: dict[str, int] = field(default_factory=dict)
+    failed: DivergenceError | None = None
+    final: dict[str, Any] | None = None
+    steps: int = 0
+
+    def __post_init__(self):
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+
+class Batch:
+    """The points' parameters stacked (`params`, `buffers`: name -> tensor with the points along
+    axis 0), evaluated with the first point's model and problem as the code that runs."""
+
+    def __init__(self, points: Sequence[Point]):
+        self.points = list(points)
+        template = self.points[0]
+        self.wrapper = ResidualModule(template.model)
+        self.problem = template.problem
+        wrapped = [ResidualModule(p.model) for p in self.points]
+        params, buffers = stack_module_state(wrapped)
+        self.names = [n for n, p in wrapped[0].named_parameters() if p.requires_grad]
+        self.params = {n: params[n].detach().clone().requires_grad_(True) for n in self.names}
+        self.buffers = {**buffers, **{n: v.detach() for n, v in params.items() if n not in self.names}}
+
+    @property
+    def size(self) -> int:
+        return len(self.points)
+
+    def terms(self, params: Mapping[str, torch.Tensor], batch: Any, stage: str) -> dict[str, torch.Tensor]:
+        """Every point's loss terms (evaluated), each with the points along axis 0."""
+
+        def one(p, b, data):
+            def compute():
+                return evaluated(self.problem.loss_terms(self.wrapper.model, data, stage))
+            return functional_call(self.wrapper, {**p, **b}, (), {"residual_fn": compute})
+
+        return vmap(one)(params, self.buffers, batch)
+
+    def stacked_batch(self, draws: Sequence[Any]) -> Any:
+        return tree_map(lambda *leaves: torch.stack(leaves), *draws)
+
+    def draw(self, n_points: int | None, fresh: bool) -> Any:
+        return self.stacked_batch([p.collocation(p.generator if fresh else None, n_points) for p in self.points])
+
+    def check(self, stages: Sequence[str]) -> str | None:
+        """None if the batch reproduces each point's own loss terms in every stage, else why not."""
+        try:
+            batch = self.draw(None, fresh=False)
+            for stage in stages:
+                with torch.no_grad():
+                    together = self.terms(self.params, batch, stage)
+                for k, point in enumerate(self.points):
+                    alone = evaluated(point.problem.loss_terms(point.model, point.collocation(None, None), stage))
+                    for name, value in alone.items():
+                        value = value.detach()
+                        if together[name][k].shape != value.shape:
+                            return f"stage {stage}, term {name}: point {k} has another shape than its own run"
+                        scale = float(value.abs().max()) if value.numel() else 0.0
+                        if value.numel() and not torch.allclose(together[name][k], value, rtol=0.0,
+                                                                atol=AGREEMENT * scale):
+                            return f"stage {stage}, term {name}: point {k} differs from its own run"
+        except Exception as exc:  # the loss cannot be vectorized over the points at all
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return f"its loss cannot be evaluated for several points at once ({first})"
+        return None
+
+    def store(self) -> None:
+        """Copy the stacked parameters into each point's own model."""
+        with torch.no_grad():
+            for k, point in enumerate(self.points):
+                own = dict(point.model.named_parameters())
+                for name in self.names:
+                    own[name.removeprefix("model.")].copy_(self.params[name][k])
+
+    def load(self) -> None:
+        """Stack the points' own models again (after a phase that ran point by point, or a stage
+        start that changed a model)."""
+        params, buffers = stack_module_state([ResidualModule(p.model) for p in self.points])
+        with torch.no_grad():
+            for name in self.names:
+                self.params[name].copy_(params[name])
+        self.buffers = {**buffers, **{n: v.detach() for n, v in params.items() if n not in self.names}}
+
+
+def _totals(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Each point's loss: a scalar term as it is, a vector term by its sum of squares."""
+    return sum(v if v.ndim == 1 else (v * v).flatten(1).sum(1) for v in terms.values())
+
+
+class BatchedLevenbergMarquardt:
+    """Levenberg-Marquardt (pinn.training.optimizers) on every point of a batch at once, each
+    point with its own damping, its own accept/reject and its own end (no step decreases its loss)."""
+
+    def __init__(self, batch: Batch, stage: str, damping: float, geodesic: bool, scale_floor: float,
+                 max_tries: int = 12):
+        self.batch, self.stage = batch, stage
+        self.geodesic, self.max_tries, self.scale_floor = geodesic, max_tries, scale_floor
+        B = batch.size
+        like = batch.params[batch.names[0]]
+        self.damping = torch.full((B,), float(damping), dtype=like.dtype, device=like.device)
+        self.done = torch.zeros(B, dtype=torch.bool, device=like.device)
+        self.sizes = [batch.params[n][0].numel() for n in batch.names]
+        self.shapes = [batch.params[n].shape[1:] for n in batch.names]
+        self.single = LevenbergMarquardt(batch.wrapper, lambda: None, check_pointwise=False)  # checked by pinn.batching
+
+    def _flat(self) -> torch.Tensor:
+        return torch.cat([self.batch.params[n].detach().flatten(1) for n in self.batch.names], dim=1)
+
+    def _unflat(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One point's flat parameters -> its parameter dict."""
+        out, i = {}, 0
+        for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
+            out[name] = theta[i:i + size].view(shape)
+            i += size
+        return out
+
+    def _blocks(self, data: Any) -> Callable[[], list]:
+        return lambda: list(self.batch.problem.loss_terms(self.batch.wrapper.model, data, self.stage).values())
+
+    def residuals(self, theta: torch.Tensor, buffers: Any, data: Any) -> torch.Tensor:
+        lm = self.single
+
+        def one(x, b, d):
+            lm.residual_fn = self._blocks(d)
+            return lm._residual_at({**self._unflat(x), **b})
+
+        return vmap(one)(theta, buffers, data)
+
+    def jacobians(self, theta: torch.Tensor, buffers: Any, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        lm = self.single
+
+        def one(x, buffers, d):
+            lm.residual_fn = self._blocks(d)
+            at = lambda v: {**self._unflat(v), **buffers}  # noqa: E731
+            now, later = lm._split_at(at(x), None, raw=True)  # blocks whose closures read this point's parameters
+            immediate, deferred = lm._split_at(at(x))          # only inside functional_call
+            J = lm._jacobian(at, x, None, now, [v.numel() for v in deferred], by_block=True)
+            return torch.cat(immediate + deferred), J
+
+        return vmap(one)(theta, buffers, data)
+
+    def step(self, data: Any) -> torch.Tensor:
+        """One step of every point not done (only those are evaluated); returns each point's loss
+        after it (infinite for the points that were done before)."""
+        idx = torch.nonzero(~self.done).squeeze(1)
+        losses = torch.full_like(self.damping, math.inf)
+        if idx.numel() == 0:
+            return losses
+        take = lambda tree: tree_map(lambda leaf: leaf[idx], tree)  # noqa: E731
+        theta_all = self._flat()
+        new_loss, theta, damping, stuck = self._step(theta_all[idx], take(self.batch.buffers), take(data),
+                                                     self.damping[idx])
+        theta_all[idx] = theta
+        self.damping[idx] = damping
+        self.done[idx] = stuck
+        losses[idx] = new_loss
+        self._assign(theta_all)
+        return losses
+
+    def _step(self, theta: torch.Tensor, buffers: Any, data: Any, damping: torch.Tensor):
+        """(losses, parameters, dampings, whether no step decreased the loss) of the points given."""
+        with torch.no_grad():
+            r, J = self.jacobians(theta, buffers, data)
+        loss = (r * r).sum(1)
+        diag = (J * J).sum(1)
+        diag = torch.maximum(diag, self.scale_floor * diag.amax(1, keepdim=True) + torch.finfo(J.dtype).tiny)
+        pending = torch.isfinite(loss)
+        nu = torch.full_like(damping, 2.0)
+        new_loss = loss.clone()
+        for _ in range(self.max_tries):
+            if not bool(pending.any()):
+                break
+            solve, factored = _solvers(J, diag, damping)
+            delta = velocity = solve(r)
+            if self.geodesic:
+                h = 0.1
+                with torch.no_grad():
+                    r_h = self.residuals(theta + h * velocity, buffers, data)
+                Jv = torch.einsum("bmn,bn->bm", J, velocity)
+                acceleration = solve((2.0 / h) * ((r_h - r) / h - Jv))
+                v_norm = torch.linalg.vector_norm(velocity * diag.sqrt(), dim=1)
+                a_norm = torch.linalg.vector_norm(acceleration * diag.sqrt(), dim=1)
+                use = (2 * a_norm <= 0.75 * v_norm).unsqueeze(1)
+                delta = torch.where(use, velocity + 0.5 * acceleration, velocity)
+            predicted = loss - ((r + torch.einsum("bmn,bn->bm", J, delta)) ** 2).sum(1)
+            trial = theta + delta
+            with torch.no_grad():
+                r_new = self.residuals(trial, buffers, data)
+            trial_loss = (r_new * r_new).sum(1)
+            rho = torch.where(predicted > 0, (loss - trial_loss) / predicted, torch.full_like(loss, -1.0))
+            accept = pending & factored & torch.isfinite(trial_loss) & (trial_loss < loss) & (rho > 0)
+            theta = torch.where(accept.unsqueeze(1), trial, theta)
+            new_loss = torch.where(accept, trial_loss, new_loss)
+            relaxed = damping * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
+            raised = torch.clamp(damping * nu, max=1e15)
+            damping = torch.where(accept, torch.clamp(relaxed, min=1e-15), torch.where(pending, raised, damping))
+            nu = torch.where(pending & ~accept, nu * 2, nu)
+            pending = pending & ~accept
+        return new_loss, theta, damping, pending | ~torch.isfinite(loss)
+
+    def _assign(self, theta: torch.Tensor) -> None:
+        with torch.no_grad():
+            i = 0
+            for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
+                self.batch.params[name].copy_(theta[:, i:i + size].reshape(-1, *shape))
+                i += size
+
+
+def _solvers(J: torch.Tensor, diag: torch.Tensor, damping: torch.Tensor):
+    """(rhs -> -(J^T J + lam D)^-1 J^T rhs per point, which points factorized); dual form when
+    there are fewer rows than parameters, as in the single optimizer."""
+    B, m, n = J.shape
+    if m < n:
+        JD = J / diag.unsqueeze(1)
+        K = JD @ J.transpose(1, 2)
+        K = K + damping.view(B, 1, 1) * torch.eye(m, dtype=J.dtype, device=J.device)
+        L, info = torch.linalg.cholesky_ex(K)
+        ok = info == 0
+        L = torch.where(ok.view(B, 1, 1), L, torch.eye(m, dtype=J.dtype, device=J.device))
+        return (lambda rhs: -torch.einsum("bnm,bm->bn", JD.transpose(1, 2),
+                                          torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1))), ok
+    A = J.transpose(1, 2) @ J
+    A = A + torch.diag_embed(damping.view(B, 1) * diag)
+    L, info = torch.linalg.cholesky_ex(A)
+    ok = info == 0
+    L = torch.where(ok.view(B, 1, 1), L, torch.eye(n, dtype=J.dtype, device=J.device))
+    return (lambda rhs: -torch.cholesky_solve(torch.einsum("bmn,bm->bn", J, rhs).unsqueeze(-1), L).squeeze(-1)), ok
+
+
+@dataclass
+class Outcome:
+    """How a point's batched training ended: its state to continue from, its history rows and its
+    phase steps, or the divergence that ended it."""
+
+    start: dict[str, Any] | None
+    rows: list[dict[str, Any]]
+    batch: dict[str, Any]                 # points: the batch's size, seconds: its training time
+    error: DivergenceError | None = None
+
+
+def train_together(points: Sequence[Point], phases: Sequence[Phase], default_points: int, log_every: int) -> list[Outcome]:
+    """Run `phases` on every point of the batch; see the module doc."""
+    batch = Batch(points)
+    begin = time.perf_counter()
+    for phase in phases:
+        if phase.steps == 0:
+            continue
+        alive = [p for p in points if p.failed is None]
+        if not alive:
+            break
+        for point in alive:
+            point.problem.start_stage(point.model, phase.stage)
+        batch.load()
+        if phase.optimizer == "lbfgs":
+            _lbfgs_point_by_point(batch, phase, default_points, begin, log_every)
+        else:
+            _run_batched(batch, phase, default_points, begin, log_every)
+    batch.store()
+    seconds = time.perf_counter() - begin
+    together = {"points": batch.size, "seconds": seconds}
+    outcomes = []
+    for point in points:
+        if point.failed is not None:
+            outcomes.append(Outcome(None, point.rows, together, point.failed))
+            continue
+        start = {"model": point.model.state_dict(), "step": point.steps, "phase_index": len(phases) - 1, "phase_step": 0,
+                 "phase_finished": True, "phase_steps": dict(point.phase_steps), "generator": point.generator.get_state(),
+                 "rng": capture_rng(), "elapsed": seconds / batch.size, "final": point.final, "added_phases": [],
+                 "extend_log": [], "trained_in_batch": together}
+        outcomes.append(Outcome(start, point.rows, together))
+    return outcomes
+
+
+def _row(step: int, phase: Phase, point: Point, data: Any, loss: float, begin: float, lr: float) -> dict[str, Any]:
+    """A history row as the single trainer writes it: the terms on the point's own nodes, the loss,
+    the observables and the step size (Adam) or damping (Levenberg-Marquardt)."""
+    with torch.no_grad():
+        terms = evaluated(point.problem.loss_terms(point.model, data, phase.stage))
+    row: dict[str, Any] = {"step": step, "phase": phase.name, "time": time.perf_counter() - begin}
+    row.update({name: float(v if v.ndim == 0 else (v * v).sum()) for name, v in terms.items()})
+    row["loss"] = loss
+    row.update({name: float(v) for name, v in point.problem.observables(point.model).items()})
+    row["lr"] = lr
+    return row
+
+
+def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, log_every: int) -> None:
+    """An Adam or Levenberg-Marquardt phase on all points together, each point until it ends."""
+    points = batch.points
+    n_points = phase.collocation_points or default_points
+    fixed = batch.draw(n_points, fresh=False)
+    resample = phase.resample
+    adam = phase.optimizer == "adam"
+    if adam:
+        opt = torch.optim.Adam(list(batch.params.values()), lr=phase.lr)
+        gamma = (phase.lr_final / phase.lr) ** (1.0 / phase.steps) if phase.lr_final else 1.0
+        schedule = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
+    else:
+        lm = BatchedLevenbergMarquardt(batch, phase.stage, phase.damping, phase.geodesic, phase.scale_floor)
+    B = batch.size
+    active = torch.tensor([p.failed is None for p in points])
+    best = torch.full((B,), math.inf, dtype=torch.float64)
+    since_best = torch.zeros(B, dtype=torch.long)
+    recent = [collections.deque(maxlen=SETTLE_WINDOW) for _ in points]
+    ran = [0] * B
+    for k in range(phase.steps):
+        if not bool(active.any()):
+            break
+        data = batch.draw(n_points, fresh=True) if resample else fixed
+        if adam:
+            opt.zero_grad(set_to_none=True)
+            totals = _totals(batch.terms(batch.params, data, phase.stage))
+            finite = torch.isfinite(totals.detach())
+            counted = finite & active
+            if bool(counted.any()):
+                totals[counted].sum().backward()
+            opt.step()
+            schedule.step()
+            losses = totals.detach()
+        else:
+            losses = lm.step(data)
+            finite = torch.isfinite(losses)
+        batch.store()
+        for b, point in enumerate(points):
+            if not bool(active[b]):
+                continue
+            step = point.steps + k + 1
+            if not bool(finite[b]) or not all(bool(torch.isfinite(p).all()) for p in point.model.parameters()):
+                point.failed = DivergenceError(f"training diverged at step {step} (phase {phase.name}): "
+                                               f"the loss is {float(losses[b])} (trained in a batch; the other points go on)")
+                active[b] = False
+                if not adam:
+                    lm.done[b] = True
+                continue
+            ran[b] = k + 1
+            recent[b].append({n: float(v) for n, v in point.problem.observables(point.model).items()})
+            value = float(losses[b])
+            if value < float(best[b]) * (1 - 1e-10):
+                best[b], since_best[b] = value, 0
+            else:
+                since_best[b] += 1
+            stalled = not adam and (int(since_best[b]) >= phase.patience or bool(lm.done[b]))
+            accurate = (not stalled and not adam and point.accurate_enough is not None
+                        and (k + 1) % EARLY_STOP_EVERY == 0 and k + 1 < phase.steps and point.accurate_enough())
+            final = stalled or accurate or k == phase.steps - 1
+            if step % log_every == 0 or final or k == 0:
+                own = tree_map(lambda leaf: leaf[b], data)
+                point.rows.append(_row(step, phase, point, own, value, begin,
+                                       schedule.get_last_lr()[0] if adam else float(lm.damping[b])))
+            if stalled or accurate:
+                point.final = _settling(phase.name, k + 1, True, recent[b])
+                point.phase_steps[phase.name] = k + 1
+                active[b] = False
+                if not adam:
+                    lm.done[b] = True
+    for b, point in enumerate(points):
+        if point.failed is None:
+            if phase.name not in point.phase_steps:
+                point.final = _settling(phase.name, ran[b], False, recent[b])
+                point.phase_steps[phase.name] = ran[b]
+            point.steps += point.phase_steps[phase.name]
+
+
+def _lbfgs_point_by_point(batch: Batch, phase: Phase, default_points: int, begin: float, log_every: int) -> None:
+    """An L-BFGS phase on each point's own model, with the single trainer's optimizer."""
+    from pinn.training.trainer import Trainer
+
+    for point in batch.points:
+        if point.failed is not None:
+            continue
+        rows: list[dict[str, Any]] = []
+        trainer = Trainer([phase], log_every=log_every, progress="none")
+        try:
+            result = trainer.fit(point.model, lambda stage, data, part=None, p=point: (
+                p.problem.loss_terms(p.model, data, stage) if part is None else p.problem.loss_terms(p.model, data, stage, part=part)),
+                lambda generator, n=None, p=point: p.collocation(generator, n or phase.collocation_points or default_points),
+                lambda p=point: p.problem.observables(p.model), on_row=rows.append, seed=point.seed,
+                parts=lambda p=point: p.problem.parts(p.model))
+        except DivergenceError as exc:
+            point.failed = exc
+            continue
+        for row in rows:
+            point.rows.append({**row, "step": point.steps + row["step"], "time": time.perf_counter() - begin})
+        point.phase_steps[phase.name] = result.phase_steps.get(phase.name, 0)
+        point.steps += point.phase_steps[phase.name]
+        point.final = result.final
+    batch.load()
