@@ -114,8 +114,11 @@ def points_of(configs: Sequence[dict[str, Any]]):
     first = points[0]
     for stage in sorted({p.stage for p in phases[0] if p.optimizer == "lm"}):
         data = first.collocation(None, None)
-        LevenbergMarquardt(ResidualModule(first.model),  # its Pointwise blocks checked once, on the first point
-                           lambda: list(first.problem.loss_terms(first.model, data, stage).values())).linearized()
+        try:  # its Pointwise blocks checked once, on the first point (the batch's optimizer does not)
+            LevenbergMarquardt(ResidualModule(first.model),
+                               lambda: list(first.problem.loss_terms(first.model, data, stage).values())).linearized()
+        except RuntimeError as exc:
+            return str(exc)
     return points, phases[0], settings[0]
 
 

@@ -61,7 +61,10 @@ class BatchedLauncher(Launcher):
             if len(batch) < 2 or any(plain[i] is None for i in batch):
                 continue
             log.info("training jobs %s together", ", ".join(f"#{initial_job_idx + i}" for i in batch))
-            trained = batching.train_batch([plain[i] for i in batch])
+            try:
+                trained = batching.train_batch([plain[i] for i in batch])
+            except Exception as exc:  # noqa: BLE001 - whatever broke the batch, each job still runs alone
+                trained = f"training them together failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             if isinstance(trained, str):
                 log.info("jobs %s run one at a time: %s", ", ".join(f"#{initial_job_idx + i}" for i in batch), trained)
                 continue
