@@ -91,7 +91,7 @@ def test_bad_refine_settings_are_one_line(cfg, named):
 def test_a_phase_ends_early_once_the_estimate_is_well_within_the_tolerance():
     """Asked every EARLY_STOP_EVERY steps: 1e-6 is not within 1% of the tolerance 1e-6, 5e-9 is;
     the phase ends there as converged, and the round that follows finds the tolerance met."""
-    from pinn.training.trainer import EARLY_STOP_EVERY
+    from pinn.training.phase import EARLY_STOP_EVERY
 
     model = Fit()
     asked = []

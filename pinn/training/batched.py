@@ -38,9 +38,9 @@ from pinn.errors import DivergenceError
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.problems.base import evaluated
 from pinn.training.checkpoints import capture_rng
-from pinn.training.optimizers import LevenbergMarquardt
+from pinn.training.batched_lm import BatchedLevenbergMarquardt
 from pinn.training.phase import Phase
-from pinn.training.trainer import EARLY_STOP_EVERY, SETTLE_WINDOW, _settling
+from pinn.training.phase import SETTLE_WINDOW, phase_end, settling
 
 # agreement the batch must show with each point's own loss terms at the start, relative to each term's largest entry
 AGREEMENT = 1e-9
@@ -146,146 +146,6 @@ def _totals(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return sum(v if v.ndim == 1 else (v * v).flatten(1).sum(1) for v in terms.values())
 
 
-class BatchedLevenbergMarquardt:
-    """Levenberg-Marquardt (pinn.training.optimizers) on every point of a batch at once, each
-    point with its own damping, its own accept/reject and its own end (no step decreases its loss)."""
-
-    def __init__(self, batch: Batch, stage: str, damping: float, geodesic: bool, scale_floor: float,
-                 max_tries: int = 12):
-        self.batch, self.stage = batch, stage
-        self.geodesic, self.max_tries, self.scale_floor = geodesic, max_tries, scale_floor
-        B = batch.size
-        like = batch.params[batch.names[0]]
-        self.damping = torch.full((B,), float(damping), dtype=like.dtype, device=like.device)
-        self.done = torch.zeros(B, dtype=torch.bool, device=like.device)
-        self.sizes = [batch.params[n][0].numel() for n in batch.names]
-        self.shapes = [batch.params[n].shape[1:] for n in batch.names]
-        self.single = LevenbergMarquardt(batch.wrapper, lambda: None, check_pointwise=False)  # checked by pinn.batching
-
-    def _flat(self) -> torch.Tensor:
-        return torch.cat([self.batch.params[n].detach().flatten(1) for n in self.batch.names], dim=1)
-
-    def _unflat(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One point's flat parameters -> its parameter dict."""
-        out, i = {}, 0
-        for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
-            out[name] = theta[i:i + size].view(shape)
-            i += size
-        return out
-
-    def _blocks(self, data: Any) -> Callable[[], list]:
-        return lambda: list(self.batch.problem.loss_terms(self.batch.wrapper.model, data, self.stage).values())
-
-    def residuals(self, theta: torch.Tensor, buffers: Any, data: Any) -> torch.Tensor:
-        lm = self.single
-
-        def one(x, b, d):
-            lm.residual_fn = self._blocks(d)
-            return lm._residual_at({**self._unflat(x), **b})
-
-        return vmap(one)(theta, buffers, data)
-
-    def jacobians(self, theta: torch.Tensor, buffers: Any, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        lm = self.single
-
-        def one(x, buffers, d):
-            lm.residual_fn = self._blocks(d)
-            at = lambda v: {**self._unflat(v), **buffers}  # noqa: E731
-            now, later = lm._split_at(at(x), None, raw=True)  # blocks whose closures read this point's parameters
-            immediate, deferred = lm._split_at(at(x))          # only inside functional_call
-            J = lm._jacobian(at, x, None, now, [v.numel() for v in deferred], by_block=True)
-            return torch.cat(immediate + deferred), J
-
-        return vmap(one)(theta, buffers, data)
-
-    def step(self, data: Any) -> torch.Tensor:
-        """One step of every point not done (only those are evaluated); returns each point's loss
-        after it (infinite for the points that were done before)."""
-        idx = torch.nonzero(~self.done).squeeze(1)
-        losses = torch.full_like(self.damping, math.inf)
-        if idx.numel() == 0:
-            return losses
-        take = lambda tree: tree_map(lambda leaf: leaf[idx], tree)  # noqa: E731
-        theta_all = self._flat()
-        new_loss, theta, damping, stuck = self._step(theta_all[idx], take(self.batch.buffers), take(data),
-                                                     self.damping[idx])
-        theta_all[idx] = theta
-        self.damping[idx] = damping
-        self.done[idx] = stuck
-        losses[idx] = new_loss
-        self._assign(theta_all)
-        return losses
-
-    def _step(self, theta: torch.Tensor, buffers: Any, data: Any, damping: torch.Tensor):
-        """(losses, parameters, dampings, whether no step decreased the loss) of the points given."""
-        with torch.no_grad():
-            r, J = self.jacobians(theta, buffers, data)
-        loss = (r * r).sum(1)
-        diag = (J * J).sum(1)
-        diag = torch.maximum(diag, self.scale_floor * diag.amax(1, keepdim=True) + torch.finfo(J.dtype).tiny)
-        pending = torch.isfinite(loss)
-        nu = torch.full_like(damping, 2.0)
-        new_loss = loss.clone()
-        for _ in range(self.max_tries):
-            if not bool(pending.any()):
-                break
-            solve, factored = _solvers(J, diag, damping)
-            delta = velocity = solve(r)
-            if self.geodesic:
-                h = 0.1
-                with torch.no_grad():
-                    r_h = self.residuals(theta + h * velocity, buffers, data)
-                Jv = torch.einsum("bmn,bn->bm", J, velocity)
-                acceleration = solve((2.0 / h) * ((r_h - r) / h - Jv))
-                v_norm = torch.linalg.vector_norm(velocity * diag.sqrt(), dim=1)
-                a_norm = torch.linalg.vector_norm(acceleration * diag.sqrt(), dim=1)
-                use = (2 * a_norm <= 0.75 * v_norm).unsqueeze(1)
-                delta = torch.where(use, velocity + 0.5 * acceleration, velocity)
-            predicted = loss - ((r + torch.einsum("bmn,bn->bm", J, delta)) ** 2).sum(1)
-            trial = theta + delta
-            with torch.no_grad():
-                r_new = self.residuals(trial, buffers, data)
-            trial_loss = (r_new * r_new).sum(1)
-            rho = torch.where(predicted > 0, (loss - trial_loss) / predicted, torch.full_like(loss, -1.0))
-            accept = pending & factored & torch.isfinite(trial_loss) & (trial_loss < loss) & (rho > 0)
-            theta = torch.where(accept.unsqueeze(1), trial, theta)
-            new_loss = torch.where(accept, trial_loss, new_loss)
-            relaxed = damping * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
-            raised = torch.clamp(damping * nu, max=1e15)
-            damping = torch.where(accept, torch.clamp(relaxed, min=1e-15), torch.where(pending, raised, damping))
-            nu = torch.where(pending & ~accept, nu * 2, nu)
-            pending = pending & ~accept
-        return new_loss, theta, damping, pending | ~torch.isfinite(loss)
-
-    def _assign(self, theta: torch.Tensor) -> None:
-        with torch.no_grad():
-            i = 0
-            for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
-                self.batch.params[name].copy_(theta[:, i:i + size].reshape(-1, *shape))
-                i += size
-
-
-def _solvers(J: torch.Tensor, diag: torch.Tensor, damping: torch.Tensor):
-    """(rhs -> -(J^T J + lam D)^-1 J^T rhs per point, which points factorized); dual form when
-    there are fewer rows than parameters, as in the single optimizer."""
-    B, m, n = J.shape
-    if m < n:
-        JD = J / diag.unsqueeze(1)
-        K = JD @ J.transpose(1, 2)
-        K = K + damping.view(B, 1, 1) * torch.eye(m, dtype=J.dtype, device=J.device)
-        L, info = torch.linalg.cholesky_ex(K)
-        ok = info == 0
-        L = torch.where(ok.view(B, 1, 1), L, torch.eye(m, dtype=J.dtype, device=J.device))
-        return (lambda rhs: -torch.einsum("bnm,bm->bn", JD.transpose(1, 2),
-                                          torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1))), ok
-    A = J.transpose(1, 2) @ J
-    A = A + torch.diag_embed(damping.view(B, 1) * diag)
-    L, info = torch.linalg.cholesky_ex(A)
-    ok = info == 0
-    L = torch.where(ok.view(B, 1, 1), L, torch.eye(n, dtype=J.dtype, device=J.device))
-    return (lambda rhs: -torch.cholesky_solve(torch.einsum("bmn,bm->bn", J, rhs).unsqueeze(-1), L).squeeze(-1)), ok
-
-
 @dataclass
 class Outcome:
     """How a point's batched training ended: its state to continue from, its history rows and its
@@ -313,7 +173,7 @@ def train_together(points: Sequence[Point], phases: Sequence[Phase], default_poi
         if phase.optimizer == "lbfgs":
             _lbfgs_point_by_point(batch, phase, default_points, begin, log_every)
         else:
-            _run_batched(batch, phase, default_points, begin, log_every)
+            _run_batched(batch, phase, default_points, begin, log_every, phase.stage == phases[-1].stage)
     batch.store()
     seconds = time.perf_counter() - begin
     together = {"points": batch.size, "seconds": seconds}
@@ -343,8 +203,10 @@ def _row(step: int, phase: Phase, point: Point, data: Any, loss: float, begin: f
     return row
 
 
-def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, log_every: int) -> None:
-    """An Adam or Levenberg-Marquardt phase on all points together, each point until it ends."""
+def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, log_every: int,
+                 last_stage: bool) -> None:
+    """An Adam or Levenberg-Marquardt phase on all points together, each point until it ends
+    (`last_stage`: the phase belongs to the schedule's last stage, where the estimate may end it)."""
     points = batch.points
     n_points = phase.collocation_points or default_points
     fixed = batch.draw(n_points, fresh=False)
@@ -378,36 +240,38 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
             losses = totals.detach()
         else:
             losses = lm.step(data)
-            finite = torch.isfinite(losses)
         batch.store()
+        finite = torch.isfinite(losses.detach())
+        for value in batch.params.values():
+            finite &= torch.isfinite(value.detach()).flatten(1).all(1)
+        losses, finite = losses.detach().cpu().tolist(), finite.cpu().tolist()  # to the host once per step
+        done = lm.done.cpu().tolist() if not adam else [False] * B
         for b, point in enumerate(points):
             if not bool(active[b]):
                 continue
             step = point.steps + k + 1
-            if not bool(finite[b]) or not all(bool(torch.isfinite(p).all()) for p in point.model.parameters()):
+            if not finite[b]:
                 point.failed = DivergenceError(f"training diverged at step {step} (phase {phase.name}): "
-                                               f"the loss is {float(losses[b])} (trained in a batch; the other points go on)")
+                                               f"the loss is {losses[b]} (trained in a batch; the other points go on)")
                 active[b] = False
                 if not adam:
                     lm.done[b] = True
                 continue
             ran[b] = k + 1
             recent[b].append({n: float(v) for n, v in point.problem.observables(point.model).items()})
-            value = float(losses[b])
+            value = losses[b]
             if value < float(best[b]) * (1 - 1e-10):
                 best[b], since_best[b] = value, 0
             else:
                 since_best[b] += 1
-            stalled = not adam and (int(since_best[b]) >= phase.patience or bool(lm.done[b]))
-            accurate = (not stalled and not adam and point.accurate_enough is not None
-                        and (k + 1) % EARLY_STOP_EVERY == 0 and k + 1 < phase.steps and point.accurate_enough())
+            stalled, accurate = phase_end(phase, k, int(since_best[b]), done[b], last_stage, point.accurate_enough)
             final = stalled or accurate or k == phase.steps - 1
             if step % log_every == 0 or final or k == 0:
                 own = tree_map(lambda leaf: leaf[b], data)
                 point.rows.append(_row(step, phase, point, own, value, begin,
                                        schedule.get_last_lr()[0] if adam else float(lm.damping[b])))
             if stalled or accurate:
-                point.final = _settling(phase.name, k + 1, True, recent[b])
+                point.final = settling(phase.name, k + 1, True, recent[b])
                 point.phase_steps[phase.name] = k + 1
                 active[b] = False
                 if not adam:
@@ -415,7 +279,7 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
     for b, point in enumerate(points):
         if point.failed is None:
             if phase.name not in point.phase_steps:
-                point.final = _settling(phase.name, ran[b], False, recent[b])
+                point.final = settling(phase.name, ran[b], False, recent[b])
                 point.phase_steps[phase.name] = ran[b]
             point.steps += point.phase_steps[phase.name]
 

@@ -1,13 +1,18 @@
 """One phase of a training schedule: which stage's loss, which optimizer, how many steps, and the
-optimizer's settings, checked as the config gives them."""
+optimizer's settings, checked as the config gives them; and when a phase ends before its steps."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pinn.errors import ConfigError
+
+# steps over which the last phase's observables must have settled (see `settling`)
+SETTLE_WINDOW = 10
+# steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
+EARLY_STOP_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,22 @@ class Phase:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a whole number >= 1")
         return phase
+
+
+def phase_end(phase: Phase, k: int, since_best: int, converged: bool, last_stage: bool,
+              accurate_enough: Callable[[], bool] | None) -> tuple[bool, bool]:
+    """(stalled, accurate) after step k (from 0) of `phase`: an L-BFGS or LM phase stalls after
+    `patience` steps without a new best loss or once its optimizer has converged; an LM phase of
+    the schedule's last stage ends once `accurate_enough()` (asked every EARLY_STOP_EVERY steps)."""
+    stalled = phase.optimizer != "adam" and (since_best >= phase.patience or converged)
+    accurate = (not stalled and accurate_enough is not None and phase.optimizer == "lm" and last_stage
+                and (k + 1) % EARLY_STOP_EVERY == 0 and k + 1 < phase.steps and accurate_enough())
+    return stalled, bool(accurate)
+
+
+def settling(phase: str, steps: int, stopped: bool, recent) -> dict[str, Any]:
+    """How a phase that ran `steps` steps ended (TrainResult.final): whether it stopped by itself
+    and, per observable, the largest change over the `recent` rows (its last SETTLE_WINDOW steps)."""
+    last = dict(recent[-1]) if recent else {}
+    moves = {name: max(abs(row[name] - value) for row in recent) for name, value in last.items()}
+    return {"phase": phase, "steps": steps, "stopped": stopped, "window": len(recent), "moves": moves, "last": last}

@@ -26,7 +26,7 @@ from torch import nn
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred, evaluated
-from pinn.training.phase import Phase
+from pinn.training.phase import SETTLE_WINDOW, Phase, phase_end, settling
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
 
@@ -34,10 +34,6 @@ log = logging.getLogger("pinn")
 
 LossFn = Callable[..., Mapping[str, torch.Tensor]]  # (stage, batch[, part]) -> named terms
 Sampler = Callable[..., Any]  # (generator or None[, n_points]) -> batch
-# steps over which the last phase's observables must have settled (see TrainResult.final)
-SETTLE_WINDOW = 10
-# steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
-EARLY_STOP_EVERY = 10
 
 
 @dataclass
@@ -305,10 +301,8 @@ class Trainer:
                 since_best += 1
             if bar is not None:
                 bar.update(1)
-            stalled = phase.optimizer != "adam" and (since_best >= phase.patience or getattr(opt, "converged", False))
-            accurate = (not stalled and self.accurate_enough is not None and phase.optimizer == "lm"
-                        and phase.stage == self.phases[-1].stage and (k + 1) % EARLY_STOP_EVERY == 0
-                        and k + 1 < phase.steps and self.accurate_enough())
+            stalled, accurate = phase_end(phase, k, since_best, getattr(opt, "converged", False),
+                                          phase.stage == self.phases[-1].stage, self.accurate_enough)
             stalled = stalled or accurate
             if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
                 result.out_of_time = True
@@ -331,14 +325,14 @@ class Trainer:
             if stalled:
                 log.info("phase %s: converged (%s) at step %d", phase.name,
                          "the a-posteriori estimate is within the tolerance" if accurate else "no further decrease", step)
-                result.final = _settling(phase.name, k + 1, True, recent)
+                result.final = settling(phase.name, k + 1, True, recent)
                 return k + 1
             if result.out_of_time:
                 log.info("phase %s: stopped at step %d, the time budget of %g s is spent", phase.name, step,
                          self.max_seconds)
-                result.final = _settling(phase.name, k + 1, False, recent)
+                result.final = settling(phase.name, k + 1, False, recent)
                 return k + 1
-        result.final = _settling(phase.name, phase.steps, False, recent)
+        result.final = settling(phase.name, phase.steps, False, recent)
         return phase.steps
 
     @staticmethod
@@ -396,10 +390,3 @@ class Trainer:
 
 def _sized(sample: Sampler, n_points: int, generator: torch.Generator | None) -> dict[str, Any]:
     return sample(generator, n_points)
-
-
-def _settling(phase: str, steps: int, stopped: bool, recent) -> dict[str, Any]:
-    """TrainResult.final of a phase that ended after `steps` steps."""
-    last = dict(recent[-1]) if recent else {}
-    moves = {name: max(abs(row[name] - value) for row in recent) for name, value in last.items()}
-    return {"phase": phase, "steps": steps, "stopped": stopped, "window": len(recent), "moves": moves, "last": last}

@@ -1,0 +1,156 @@
+"""Levenberg-Marquardt on every point of a batch at once (pinn.training.batched): the single
+optimizer's step (pinn.training.optimizers: Marquardt's scaling, geodesic acceleration, Nielsen's
+damping rule) with a damping, an accept/reject decision and an end per point. The Jacobians of the
+points are formed in one vectorized call (node by node where the problem gives Pointwise blocks)
+and their damped systems solved as one batch; only the points still going are evaluated."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch.func import vmap
+from torch.utils._pytree import tree_map
+
+from pinn.training.optimizers import LevenbergMarquardt
+
+
+class BatchedLevenbergMarquardt:
+    """Levenberg-Marquardt (pinn.training.optimizers) on every point of a batch at once, each
+    point with its own damping, its own accept/reject and its own end (no step decreases its loss)."""
+
+    def __init__(self, batch: Any, stage: str, damping: float, geodesic: bool, scale_floor: float,
+                 max_tries: int = 12):
+        self.batch, self.stage = batch, stage
+        self.geodesic, self.max_tries, self.scale_floor = geodesic, max_tries, scale_floor
+        B = batch.size
+        like = batch.params[batch.names[0]]
+        self.damping = torch.full((B,), float(damping), dtype=like.dtype, device=like.device)
+        self.done = torch.zeros(B, dtype=torch.bool, device=like.device)
+        self.sizes = [batch.params[n][0].numel() for n in batch.names]
+        self.shapes = [batch.params[n].shape[1:] for n in batch.names]
+        self.single = LevenbergMarquardt(batch.wrapper, lambda: None, check_pointwise=False)  # checked by pinn.batching
+
+    def _flat(self) -> torch.Tensor:
+        return torch.cat([self.batch.params[n].detach().flatten(1) for n in self.batch.names], dim=1)
+
+    def _unflat(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One point's flat parameters -> its parameter dict."""
+        out, i = {}, 0
+        for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
+            out[name] = theta[i:i + size].view(shape)
+            i += size
+        return out
+
+    def _blocks(self, data: Any) -> Callable[[], list]:
+        return lambda: list(self.batch.problem.loss_terms(self.batch.wrapper.model, data, self.stage).values())
+
+    def residuals(self, theta: torch.Tensor, buffers: Any, data: Any) -> torch.Tensor:
+        lm = self.single
+
+        def one(x, b, d):
+            lm.residual_fn = self._blocks(d)
+            return lm._residual_at({**self._unflat(x), **b})
+
+        return vmap(one)(theta, buffers, data)
+
+    def jacobians(self, theta: torch.Tensor, buffers: Any, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        lm = self.single
+
+        def one(x, buffers, d):
+            lm.residual_fn = self._blocks(d)
+            at = lambda v: {**self._unflat(v), **buffers}  # noqa: E731
+            now, later = lm._split_at(at(x), None, raw=True)  # blocks whose closures read this point's parameters
+            immediate, deferred = lm._split_at(at(x))          # only inside functional_call
+            J = lm._jacobian(at, x, None, now, [v.numel() for v in deferred], by_block=True)
+            return torch.cat(immediate + deferred), J
+
+        return vmap(one)(theta, buffers, data)
+
+    def step(self, data: Any) -> torch.Tensor:
+        """One step of every point not done (only those are evaluated); returns each point's loss
+        after it (infinite for the points that were done before)."""
+        idx = torch.nonzero(~self.done).squeeze(1)
+        losses = torch.full_like(self.damping, math.inf)
+        if idx.numel() == 0:
+            return losses
+        take = lambda tree: tree_map(lambda leaf: leaf[idx], tree)  # noqa: E731
+        theta_all = self._flat()
+        new_loss, theta, damping, stuck = self._step(theta_all[idx], take(self.batch.buffers), take(data),
+                                                     self.damping[idx])
+        theta_all[idx] = theta
+        self.damping[idx] = damping
+        self.done[idx] = stuck
+        losses[idx] = new_loss
+        self._assign(theta_all)
+        return losses
+
+    def _step(self, theta: torch.Tensor, buffers: Any, data: Any, damping: torch.Tensor):
+        """(losses, parameters, dampings, whether no step decreased the loss) of the points given."""
+        with torch.no_grad():
+            r, J = self.jacobians(theta, buffers, data)
+        loss = (r * r).sum(1)
+        diag = (J * J).sum(1)
+        diag = torch.maximum(diag, self.scale_floor * diag.amax(1, keepdim=True) + torch.finfo(J.dtype).tiny)
+        pending = torch.isfinite(loss)
+        nu = torch.full_like(damping, 2.0)
+        new_loss = loss.clone()
+        for _ in range(self.max_tries):
+            if not bool(pending.any()):
+                break
+            solve, factored = _solvers(J, diag, damping)
+            delta = velocity = solve(r)
+            if self.geodesic:
+                h = 0.1
+                with torch.no_grad():
+                    r_h = self.residuals(theta + h * velocity, buffers, data)
+                Jv = torch.einsum("bmn,bn->bm", J, velocity)
+                acceleration = solve((2.0 / h) * ((r_h - r) / h - Jv))
+                v_norm = torch.linalg.vector_norm(velocity * diag.sqrt(), dim=1)
+                a_norm = torch.linalg.vector_norm(acceleration * diag.sqrt(), dim=1)
+                use = (2 * a_norm <= 0.75 * v_norm).unsqueeze(1)
+                delta = torch.where(use, velocity + 0.5 * acceleration, velocity)
+            predicted = loss - ((r + torch.einsum("bmn,bn->bm", J, delta)) ** 2).sum(1)
+            trial = theta + delta
+            with torch.no_grad():
+                r_new = self.residuals(trial, buffers, data)
+            trial_loss = (r_new * r_new).sum(1)
+            rho = torch.where(predicted > 0, (loss - trial_loss) / predicted, torch.full_like(loss, -1.0))
+            accept = pending & factored & torch.isfinite(trial_loss) & (trial_loss < loss) & (rho > 0)
+            theta = torch.where(accept.unsqueeze(1), trial, theta)
+            new_loss = torch.where(accept, trial_loss, new_loss)
+            relaxed = damping * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
+            raised = torch.clamp(damping * nu, max=1e15)
+            damping = torch.where(accept, torch.clamp(relaxed, min=1e-15), torch.where(pending, raised, damping))
+            nu = torch.where(pending & ~accept, nu * 2, nu)
+            pending = pending & ~accept
+        return new_loss, theta, damping, pending | ~torch.isfinite(loss)
+
+    def _assign(self, theta: torch.Tensor) -> None:
+        with torch.no_grad():
+            i = 0
+            for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
+                self.batch.params[name].copy_(theta[:, i:i + size].reshape(-1, *shape))
+                i += size
+
+
+def _solvers(J: torch.Tensor, diag: torch.Tensor, damping: torch.Tensor):
+    """(rhs -> -(J^T J + lam D)^-1 J^T rhs per point, which points factorized); dual form when
+    there are fewer rows than parameters, as in the single optimizer."""
+    B, m, n = J.shape
+    if m < n:
+        JD = J / diag.unsqueeze(1)
+        K = JD @ J.transpose(1, 2)
+        K = K + damping.view(B, 1, 1) * torch.eye(m, dtype=J.dtype, device=J.device)
+        L, info = torch.linalg.cholesky_ex(K)
+        ok = info == 0
+        L = torch.where(ok.view(B, 1, 1), L, torch.eye(m, dtype=J.dtype, device=J.device))
+        return (lambda rhs: -torch.einsum("bnm,bm->bn", JD.transpose(1, 2),
+                                          torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1))), ok
+    A = J.transpose(1, 2) @ J
+    A = A + torch.diag_embed(damping.view(B, 1) * diag)
+    L, info = torch.linalg.cholesky_ex(A)
+    ok = info == 0
+    L = torch.where(ok.view(B, 1, 1), L, torch.eye(n, dtype=J.dtype, device=J.device))
+    return (lambda rhs: -torch.cholesky_solve(torch.einsum("bmn,bm->bn", J, rhs).unsqueeze(-1), L).squeeze(-1)), ok
