@@ -8,6 +8,11 @@ import torch
 
 from pinn import cli
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # the workers share the cores: one torch thread each, the same in every run, so that runs
+    # compared bit for bit (rerun, resume) took the same reductions
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # A short schedule that still lands near the reference: enough for correctness, small for CI; its
 # runs are judged at the accuracy it reaches.
 FAST = [
@@ -22,10 +27,14 @@ FAST = [
 
 @pytest.fixture(autouse=True, scope="session")
 def _reference_cache(tmp_path_factory):
-    """One reference cache for the whole session (subprocesses inherit it): tests that solve the same
-    physical parameters share one solve, and nothing is written to the user's own cache."""
+    """One reference cache for the whole session, its workers (pytest-xdist) and their subprocesses:
+    tests that solve the same physical parameters share one solve, and nothing is written to the
+    user's own cache."""
     saved = os.environ.get("PINN_CACHE_DIR")
-    os.environ["PINN_CACHE_DIR"] = str(tmp_path_factory.mktemp("reference-cache"))
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "reference-cache"
+    shared.mkdir(exist_ok=True)
+    os.environ["PINN_CACHE_DIR"] = str(shared)
     yield
     if saved is None:
         os.environ.pop("PINN_CACHE_DIR", None)

@@ -160,6 +160,7 @@ def test_free_flame_reference_converges_with_refinement():
         free_flame(0.0)
 
 
+@pytest.mark.xdist_group("counterflow")  # with the other tests of this flame (test_flame_counterflow.py)
 def test_counterflow_equations_vanish_on_cantera_solution():
     """Continuity, radial momentum (with Cantera's Lambda), species and energy with our properties
     on Cantera's converged premixed counterflow flame; a 2% wrong Lambda shows up clearly; and the

@@ -16,6 +16,8 @@ from pinn.run import run  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("counterflow")  # one worker solves Cantera's counterflow flame once
+
 
 @pytest.mark.parametrize("params", [{}, {"phi": 1.2, "u_reactants": 2.5, "u_products": 0.5, "width": 0.01}])
 def test_trial_functions_hold_the_boundary_conditions(params):
