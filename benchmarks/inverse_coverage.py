@@ -9,7 +9,10 @@ quantity the table gives the mean relative error, the mean and spread of z = (va
 (bias in units of the stated error; a calibrated std has z about N(0, 1)), the coverage (the
 fraction of 95% intervals that contain the truth; the target is 0.85-1.0), the mean stated std
 and the spread (standard deviation) of the values over the draws, and their ratio (near 1 when
-the std is neither too small nor too wide). Each draw's row is printed as it finishes.
+the std is neither too small nor too wide). Each draw's row is printed as it finishes, with its
+interval check (metrics.json `interval_check`: the profile of the least determined unknown, its
+curvature relative to a linear model's and where the data's optimum lies from the estimate, in
+standard errors), summarized at the end.
 """
 
 from __future__ import annotations
@@ -38,8 +41,17 @@ def summarize(rows: list[dict]) -> None:
               f"{np.std(z, ddof=1) if len(z) > 1 else math.nan:6.2f} {np.mean(covered) if covered else math.nan:9.2f} "
               f"{np.mean(stds):10.3g} {spread:10.3g} {np.mean(stds) / spread:10.2f}")
     statuses = [r["status"] for r in rows]
+    estimated = [r["noise"]["estimated"] for r in rows if r["noise"].get("estimated") is not None]
     print(f"\nstatuses: {', '.join(f'{s} {statuses.count(s)}' for s in sorted(set(statuses)))}; "
-          f"noise estimated from the misfit: mean {np.mean([r['noise']['estimated'] for r in rows]):.4f}")
+          f"noise estimated from the misfit: mean {np.mean(estimated) if estimated else math.nan:.4f}")
+    checks = [r.get("interval_check") for r in rows]
+    shapes = np.array([(c["curvature"], c["offset"]) for c in checks if c and c["curvature"] is not None])
+    if shapes.size:
+        curvature, offset = shapes[:, 0], np.abs(shapes[:, 1])
+        linear, centred = (sum(bool(c and c[key]) for c in checks) for key in ("linear", "centred"))
+        print(f"interval check ({checks[0]['unknown']}): curvature {curvature.min():.2f} .. {curvature.max():.2f} "
+              f"of a linear model's, the data's optimum {offset.mean():.2f} standard errors from the estimate on "
+              f"average (at most {offset.max():.2f}); linear {linear}, centred {centred} of {len(rows)}")
 
 
 def main() -> None:
@@ -57,7 +69,10 @@ def main() -> None:
         m = harness.run_case(case + [f"problem.noise_seed={draw}"], args)
         rows.append(m)
         cells = "  ".join(f"{k} {v['value']:.6g} ± {v.get('std', math.nan):.2g}" for k, v in m["inferred"].items())
-        print(f"draw {draw:3d}: {cells}  [{m['status']}, {time.perf_counter() - start:.0f} s]", flush=True)
+        check = m.get("interval_check") or {}
+        shape = (f"  check c {check['curvature']:.2f} t* {check['offset']:+.2f}" if check.get("curvature") is not None
+                 else "  check n/a")
+        print(f"draw {draw:3d}: {cells}{shape}  [{m['status']}, {time.perf_counter() - start:.0f} s]", flush=True)
     summarize(rows)
 
 

@@ -125,7 +125,7 @@ def test_inverse_recovers_parameters_from_noise_free_data(tmp_path):
 
 
 def test_observations_from_a_csv_file(tmp_path):
-    from pinn.problems.inverse import read_observations
+    from pinn.problems.observations import read_observations
 
     path = tmp_path / "obs.csv"
     path.write_text("x,T,u\n0,298,0.29\n0.0005,1500,1.4\n0.001,4990,4.9\n")
@@ -150,7 +150,7 @@ def test_noise_not_stated_needs_measured_data(tmp_path):
     ("x,T\n0,298\n1e-4,300\n2e-4,310\n", "no column 'u'"),
     ("x,T,u\n0,298,0.3\n1e-4,abc,0.3\n2e-4,310,0.3\n", "line 3: T='abc' is not a number"),
     ("x,T,u\n0,298,0.3\n", "at least 3"),
-    ("x,T,u\n0,298,0.3\n1,300,0.3\n2,310,0.3\n", "x must lie in [0, 0.0015] m"),
+    ("x,T,u\n0,298,0.3\n1,300,0.3\n2,310,0.3\n", "x must lie in [0, 0.0015] (x is in metres)"),
 ])
 def test_unreadable_observations_are_one_line(content, message, tmp_path):
     path = tmp_path / "obs.csv"

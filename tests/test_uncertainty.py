@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from pinn.numerics.uncertainty import columns_of, noise_scale, parameter_jacobian, profile
+from pinn.numerics.uncertainty import (at_parameters, columns_of, interval_ends, noise_scale, parameter_jacobian,
+                                      profile, profile_shape, restore_constraint)
 
 rng = np.random.default_rng(7)
 N_W, N_P, N_DATA = 6, 2, 15
@@ -39,10 +40,11 @@ def closed_form_fit(y):
     return p_hat, SIGMA**2 * np.linalg.inv(G.T @ G), G
 
 
-def profiled(model, y, a):
+def profiled(model, y, a, sigma=SIGMA, response=lambda p: p):
+    """The profile of the linear problem, or with the unknowns seen through `response`."""
     t = lambda v: torch.tensor(v)  # noqa: E731
     equations = lambda: model.w - t(B) @ model.p()  # noqa: E731
-    data = lambda: (t(C) @ model.w + t(D) @ model.p() - t(y)) / SIGMA  # noqa: E731
+    data = lambda: (t(C) @ model.w + t(D) @ response(model.p()) - t(y)) / sigma  # noqa: E731
     J_e, columns = parameter_jacobian(model, equations)
     J_d, _ = parameter_jacobian(model, data)
     J_q, _ = parameter_jacobian(model, lambda: (t(a) @ model.w).reshape(1))
@@ -106,3 +108,57 @@ def test_directions_the_equations_do_not_fix_stay_put():
 def test_noise_scale_reads_the_misfit(n_unknowns):
     rows = torch.tensor(np.random.default_rng(3).normal(scale=2.0, size=4000))
     assert noise_scale(rows, n_unknowns) == pytest.approx(2.0, rel=0.05)
+
+
+def misfit_rises(model, data, result, k):
+    """How |data|^2 rises from the model's parameters to the ends of unknown k's interval, the
+    "network" w re-solved there from the equations w = B p."""
+    equations = lambda: model.w - torch.tensor(B) @ model.p()  # noqa: E731
+    at, theta, columns = at_parameters(model, data)
+    equations_at, _, _ = at_parameters(model, equations)
+    unknown = columns_of(columns, ["log_a", "log_b"])
+    rises = []
+    for step in interval_ends(result.covariance, unknown, k, Z95):
+        end, left = restore_constraint(equations_at, theta + step, unknown, 1e-12)
+        assert left <= 1e-12
+        with torch.no_grad():
+            rises.append(float((at(end) ** 2).sum()) - float((at(theta) ** 2).sum()))
+    return rises
+
+
+Z95 = 1.959963984540054
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_the_misfit_rises_by_z_squared_at_a_linear_models_interval_ends(k):
+    y = (C @ B + D) @ P_TRUE + SIGMA * rng.normal(size=N_DATA)
+    p_hat, _, _ = closed_form_fit(y)
+    model = Linear(B @ p_hat, p_hat)
+    result, data = profiled(model, y, rng.normal(size=N_W))
+    rises = misfit_rises(model, data, result, k)
+    np.testing.assert_allclose(rises, [Z95 ** 2] * 2, rtol=1e-8)
+    assert profile_shape(*rises, Z95) == pytest.approx((1.0, 0.0), abs=1e-8)
+
+
+@pytest.mark.parametrize("shift", [-0.8, 1.5])
+def test_an_estimate_off_the_datas_optimum_is_found_where_it_is(shift):
+    """Placed `shift` standard errors along unknown 0's profile from the exact fit, the estimate's
+    rises say the data's optimum lies -shift standard errors away, at the curvature of a linear model."""
+    y = (C @ B + D) @ P_TRUE + SIGMA * rng.normal(size=N_DATA)
+    p_hat, covariance, _ = closed_form_fit(y)
+    p = p_hat + shift * covariance[:, 0] / np.sqrt(covariance[0, 0])
+    model = Linear(B @ p, p)
+    result, data = profiled(model, y, rng.normal(size=N_W))
+    curvature, offset = profile_shape(*misfit_rises(model, data, result, 0), Z95)
+    assert curvature == pytest.approx(1.0, rel=1e-8) and offset == pytest.approx(-shift, rel=1e-8)
+
+
+def test_a_model_curved_across_its_interval_shows_in_the_rises():
+    """Data that see exp(3 p) with a noise as large as the signal: the Gauss-Newton interval is
+    wide enough for the curvature to show, the misfit rising unevenly at its two ends."""
+    response = lambda p: torch.exp(3.0 * p)  # noqa: E731
+    y = C @ B @ P_TRUE + D @ np.exp(3.0 * P_TRUE)  # noise-free: the truth is the optimum
+    model = Linear(B @ P_TRUE, P_TRUE)
+    result, data = profiled(model, y, rng.normal(size=N_W), sigma=2.0, response=response)
+    low, high = misfit_rises(model, data, result, 0)
+    assert min(low, high) < 0.8 * Z95 ** 2 or max(low, high) > 1.25 * Z95 ** 2, (low, high)

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pinn.io.files import read_run
+from pinn.io.summary import noise_description
 
 
 def run_title(metrics: Mapping[str, Any] | None) -> str:
@@ -104,6 +105,26 @@ def eigenvalue_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, A
     return tight(fig)
 
 
+def draw_observations(ax: Any, solution: Mapping[str, np.ndarray], key: str, metrics: Mapping[str, Any] | None,
+                      x_scale: float = 1.0) -> None:
+    """The observations of `key` (obs_x, obs_<key>) as dots, with their relative noise (1 sd) as
+    error bars: each value's own (obs_<key>_noise), or for a run saved without it the level the
+    run used."""
+    observed = solution[f"obs_{key}"]
+    noise = solution.get(f"obs_{key}_noise")
+    if noise is None:
+        used = ((metrics or {}).get("noise") or {}).get("used")
+        noise = np.full(observed.shape, np.nan if used is None else used)
+    levels = np.unique(noise[np.isfinite(noise) & np.isfinite(observed)])
+    label = "observations"
+    if levels.size == 1:
+        label += f" ± {levels[0]:.2g} (relative noise, 1 sd)"
+    elif levels.size > 1:
+        label += f" ± their noise ({levels.min():.2g} .. {levels.max():.2g} relative, 1 sd)"
+    bars = None if levels.size == 0 else np.nan_to_num(noise * np.abs(observed))
+    ax.errorbar(solution["obs_x"] * x_scale, observed, yerr=bars, fmt="o", color="C3", ms=4, capsize=2, label=label)
+
+
 def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str, str]],
                   metrics: Mapping[str, Any] | None = None, window: bool = True) -> Figure:
     """Each field of `panels` ((key, axis label)) the run saved with its reference, against x in mm:
@@ -118,11 +139,7 @@ def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str
         ax.plot(x_mm, solution[key], lw=2, label="PINN")
         ax.plot(x_mm, solution[f"{key}_ref"], "--", color="k", lw=1, label="reference")
         if f"obs_{key}" in solution:
-            observed = solution[f"obs_{key}"]
-            noise = ((metrics or {}).get("noise") or {}).get("used")
-            ax.errorbar(solution["obs_x"] * 1e3, observed, yerr=None if noise is None else noise * np.abs(observed),
-                        fmt="o", color="C3", ms=4, capsize=2,
-                        label="observations" + ("" if noise is None else f" ± {noise:.2g} (relative noise, 1 sd)"))
+            draw_observations(ax, solution, key, metrics, x_scale=1e3)
         ax.set_ylabel(label)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
@@ -161,10 +178,7 @@ def inferred_figures(metrics: Mapping[str, Any]) -> dict[str, Figure]:
     ax.set_ylim(-0.7, len(items) - 0.3)
     ax.margins(x=0.35)
     ax.set_xlabel("deviation from the true value (%)")
-    noise = metrics.get("noise") or {}
-    stated = "not stated" if noise.get("stated") is None else f"{noise['stated']:.3g}"
-    ax.set_title(f"{run_title(metrics)}\nnoise: stated {stated}, estimated from the misfit "
-                 f"{noise.get('estimated', float('nan')):.3g}, used {noise.get('used', float('nan')):.3g}", fontsize=8)
+    ax.set_title(f"{run_title(metrics)}\n{noise_description(metrics) or 'noise: not recorded'}", fontsize=8)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
     return {"inferred": tight(fig)}
 

@@ -47,8 +47,27 @@ def field_errors_line(metrics: Mapping[str, Any]) -> str:
     return f"  relative L2 field errors: {fields}"
 
 
+def noise_description(metrics: Mapping[str, Any]) -> str | None:
+    """How an inverse run took its data's noise (metrics' `noise` block), in one phrase; None without one."""
+    noise = metrics.get("noise")
+    if not noise:
+        return None
+    parts = []
+    if noise.get("from_file"):
+        parts.append(f"as the file states for {', '.join(noise['from_file'])}")
+    if noise.get("used") is not None:
+        how = "stated" if noise.get("stated") is not None else "estimated from the misfit"
+        part = f"{'elsewhere ' if parts else ''}{noise['used']:.3g} ({how})"
+        if noise.get("stated") is not None and noise.get("estimated") is not None:
+            part += f", the misfit shows {noise['estimated']:.3g}"
+        parts.append(part)
+    rms = noise.get("misfit_rms")
+    return "noise: " + "; ".join(parts) + ("" if rms is None else f"; misfit rms {rms:.3g} noise units")
+
+
 def inferred_lines(metrics: Mapping[str, Any]) -> list[str]:
-    """One line per inferred quantity of an inverse run (metrics' `inferred` block)."""
+    """One line per inferred quantity of an inverse run (metrics' `inferred` block), and how the
+    noise was taken."""
     lines = []
     for name, item in (metrics.get("inferred") or {}).items():
         unit = f" {item['unit']}" if item.get("unit") else ""
@@ -58,7 +77,25 @@ def inferred_lines(metrics: Mapping[str, Any]) -> list[str]:
         if item.get("true") is not None:
             line += f"   true = {item['true']:.8g}{unit}   relative error = {item['relative_error']:.2e}"
         lines.append(line)
-    return lines
+    noise = noise_description(metrics)
+    return lines + ([f"  {noise}"] if lines and noise else []) + interval_check_line(metrics)
+
+
+def interval_check_line(metrics: Mapping[str, Any]) -> list[str]:
+    """How the data misfit rises at the ends of the least determined unknown's interval."""
+    check = metrics.get("interval_check")
+    if not check:
+        return []
+    rises = " and ".join("n/a" if r is None else f"{r:.3g}" for r in check["rise"])
+    line = (f"  interval check ({check['unknown']}, the least determined): the misfit rises by {rises} at its ends "
+            f"({check['expected']:.3g} for a linear model at the data's optimum)")
+    if check["curvature"] is None:
+        return [line + ": inconclusive, the equations could not be restored there"]
+    verdicts = [f"curvature {check['curvature']:.2f} of a linear model's"
+                + ("" if check["linear"] else " (NOT linear)"),
+                f"the data's optimum {check['offset']:+.2f} standard errors from the estimate"
+                + ("" if check["centred"] else " (the interval is off centre)")]
+    return [line + ": " + "; ".join(verdicts)]
 
 
 def field_summary(metrics: Mapping[str, Any]) -> list[str]:

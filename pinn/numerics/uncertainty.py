@@ -14,13 +14,14 @@ Fisher information F = G^T G. Then cov(p) = F^-1: the Cramér-Rao bound of this 
 and the Laplace covariance of a flat prior. A derived quantity q(w, p) (the eigenvalue) has the
 total gradient g = q_w S + q_p and the variance g F^-1 g^T.
 
-Assumptions: the residual is linear in dp over the size of the interval (checked by the profile
-of the worst-determined unknown, see `pinn.problems.inverse`), the noise Gaussian and independent
+Assumptions: the residual is linear in dp over the size of the interval (checked at the ends of
+the least determined unknown's interval, `interval_ends`), the noise Gaussian and independent
 between observations, and the network able to follow p (a network that cannot adds its own error,
 which this covariance does not contain)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -40,9 +41,10 @@ class ResidualModule(nn.Module):
         return residual_fn()
 
 
-def parameter_jacobian(model: nn.Module, fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, list[str]]:
-    """(d fn / d theta, parameter names): fn() -> a vector, evaluated with the model's trainable
-    parameters flattened in `named_parameters` order into the columns."""
+def at_parameters(model: nn.Module, fn: Callable[[], torch.Tensor]) \
+        -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, list[str]]:
+    """(fn as a function of a flat parameter vector theta, the model's own theta, the name of each
+    column): the model's trainable parameters flattened in `named_parameters` order."""
     wrapper = ResidualModule(model)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     sizes = [p.numel() for _, p in named]
@@ -56,6 +58,13 @@ def parameter_jacobian(model: nn.Module, fn: Callable[[], torch.Tensor]) -> tupl
         return functional_call(wrapper, params, (), {"residual_fn": lambda: fn().reshape(-1)})
 
     columns = [name for (name, _), size in zip(named, sizes) for _ in range(size)]
+    return at, flat, columns
+
+
+def parameter_jacobian(model: nn.Module, fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, list[str]]:
+    """(d fn / d theta, parameter names): fn() -> a vector, evaluated with the model's trainable
+    parameters flattened in `named_parameters` order into the columns."""
+    at, flat, columns = at_parameters(model, fn)
     return jacrev(at)(flat).detach(), columns
 
 
@@ -100,3 +109,68 @@ def columns_of(columns: Sequence[str], names: Mapping[str, str] | Sequence[str])
     `names`."""
     wanted = set(names)
     return torch.tensor([c.rsplit(".", 1)[-1] in wanted for c in columns])
+
+
+def interval_ends(covariance: torch.Tensor, unknown: torch.Tensor, k: int, z: float) -> list[torch.Tensor]:
+    """The steps in theta (every column; zero in the network's) from the estimate to the two ends
+    of unknown k's interval along its profile: the unknowns by dp = +-z cov[:, k] / sqrt(cov[k, k])
+    (unknown k to its interval's end, the others to their best values given it, to first order).
+    With the network re-solved there (`restore_constraint`), the data misfit |r_d|^2 rises by
+    dp^T F dp = z^2 at both ends when the model is linear across the interval and the estimate at
+    the data's optimum: what it rises by in fact checks both."""
+    dp = covariance[:, k] * (z / torch.sqrt(covariance[k, k]))
+    steps = []
+    for sign in (-1.0, 1.0):
+        step = torch.zeros(unknown.numel(), dtype=covariance.dtype, device=covariance.device)
+        step[unknown] = sign * dp
+        steps.append(step)
+    return steps
+
+
+def restore_constraint(equations_at: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
+                       unknown: torch.Tensor, target: float, steps: int = 20) -> tuple[torch.Tensor, float]:
+    """The network re-solved with the unknowns held: Levenberg-Marquardt steps on the network
+    columns, dw = -J^T (J J^T + lambda I)^-1 r_e (J = J_e,w; the same step as
+    -(J^T J + lambda I)^-1 J^T r_e), until |r_e| <= target or `steps` Jacobians are spent. The
+    damping matters: the least-change Gauss-Newton step follows singular values down to round-off
+    and leaves the region where the equations are linear. Returns theta and the |r_e| it ends
+    with (inf where the equations could not be evaluated)."""
+    free = ~unknown
+
+    def size(t: torch.Tensor) -> float:
+        with torch.no_grad():
+            value = float(torch.linalg.vector_norm(equations_at(t)))
+        return value if math.isfinite(value) else math.inf
+
+    current = size(theta)
+    for _ in range(steps):
+        if current <= target or not math.isfinite(current):
+            break
+        jacobian = jacrev(equations_at)(theta).detach()[:, free]
+        if not torch.isfinite(jacobian).all():
+            break
+        with torch.no_grad():
+            rows = equations_at(theta)
+            gram = jacobian @ jacobian.T
+            scale = float(torch.diagonal(gram).mean())
+            damping, moved = 1e-6 * scale, False
+            while damping <= 1e6 * scale and not moved:
+                eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+                trial = theta.clone()
+                trial[free] -= jacobian.T @ torch.linalg.solve(gram + damping * eye, rows)
+                reached = size(trial)
+                if reached < current:
+                    theta, current, moved = trial, reached, True
+                damping *= 10.0
+        if not moved:
+            break
+    return theta, current
+
+
+def profile_shape(low: float, high: float, z: float) -> tuple[float, float]:
+    """(c, t*) of a misfit 2 a t + c t^2 along a profile, t in standard errors, from its rises at
+    t = -z and t = +z: c the curvature relative to a linear model's (1), t* = -a / c where its
+    minimum lies (0 at the data's optimum)."""
+    curvature = (low + high) / (2 * z ** 2)
+    slope = (high - low) / (4 * z)
+    return curvature, (-slope / curvature if curvature > 0 else math.copysign(math.inf, -slope))

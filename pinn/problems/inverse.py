@@ -1,12 +1,13 @@
-"""The inverse problems' shared layer: unknown physical parameters, observations (drawn from the
-reference with a seed, or read from a CSV file), their validation, the data misfit rows, the
-uncertainty of what is inferred, and the `inferred` block of metrics.json.
+"""The inverse problems' shared layer: unknown physical parameters, their observations
+(pinn.problems.observations), the data misfit rows, the uncertainty of what is inferred, and the
+`inferred` block of metrics.json.
 
 A problem becomes inverse by mixing in `InverseProblem` (before its forward class) and declaring
 
 * `unknown_parameters()`: the `Unknown`s (name, starting value, truth, unit);
 * `observed_fields()`: the `ObservedField`s (name, unit, how its misfit is measured);
 * `exact_observations(reference, count)`: where the reference is observed and what it shows there;
+* `start_fields()` (optional): the observed fields its starting guesses are read from;
 * `predict(model, x)`: the model's value of each observed field at the positions x (the
   observation operator, differentiable; it is always evaluated plainly at a point before its
   Jacobian there, so it may solve for something and reuse that under the transform),
@@ -16,7 +17,8 @@ forward problem provides `eigenvalue(model)`. Everything else is here: the obser
 (synthesized lazily from the reference, once), the misfit rows in units of the noise (`misfits`;
 a problem may measure them its own way), the tolerance, the covariance of the unknowns
 (`uncertainty`, see pinn.numerics.uncertainty) with each value's standard error and 95% interval,
-the inferred block and the arrays the report draws.
+the inferred block and the arrays the report draws. Each data row is measured in its value's
+noise: the one the observation file states for it, else the run's `noise`.
 
 Unknowns are log-parametrized, p = p_start exp(log_p): positive, and a step in log_p is a relative
 step whatever p's magnitude.
@@ -24,28 +26,45 @@ step whatever p's magnitude.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.numerics.uncertainty import columns_of, noise_scale, parameter_jacobian, profile
+from pinn.numerics.uncertainty import (Profiled, at_parameters, columns_of, interval_ends, noise_scale,
+                                      parameter_jacobian, profile, profile_shape, restore_constraint)
 from pinn.problems.base import check_count, evaluated, check_number
+from pinn.problems.observations import MAX_OBSERVATIONS, Observations, read_observations, synthesize
 
-# each observation is a row of the Levenberg-Marquardt Jacobian: more would not fit in memory
-MAX_OBSERVATIONS = 10000
 # settings of the observations, not of the physics: the forward reference does not depend on them
 OBSERVATION_SETTINGS = frozenset({"n_observations", "noise", "noise_seed", "observations", "data_weight"})
 # the noise level the misfit is measured in never drops below this (noise-free data still have
 # the model's own approximation error)
 NOISE_FLOOR = 0.005
+# a noise level estimated below this (data the model fits exactly) is taken at it
+MIN_NOISE = 1e-9
 Z95 = 1.959963984540054  # the two-sided 95% point of the standard normal
+# the interval check re-solves the network at an interval's end to this multiple of the equation
+# residual at the estimate
+RESTORED = 1.5
+
+
+@dataclass(frozen=True)
+class MisfitBlock:
+    """One block of data rows (one term): the observed values of `fields`, position by position
+    and each position's fields in turn; `index` their places in that (positions, fields) table,
+    `sigma` the noise each row is divided by (the stated one, or the run's `noise`, never below
+    NOISE_FLOOR) and `stated` the one the observation file states (NaN where none)."""
+
+    term: str
+    fields: tuple[ObservedField, ...]
+    index: np.ndarray
+    sigma: np.ndarray
+    stated: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -80,16 +99,6 @@ class ObservedField:
         return self.term or f"data_{self.name}"
 
 
-@dataclass(frozen=True)
-class Observations:
-    x: np.ndarray                    # positions, m
-    values: dict[str, np.ndarray]    # observed field -> values at x
-    source: str
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.values[name]
-
-
 def attach_unknowns(model: nn.Module, starts: Mapping[str, float]) -> None:
     """Give a model the unknowns p = start exp(log_p): a buffer `<name>_start` and a parameter
     `log_<name>` (zero) each."""
@@ -102,68 +111,11 @@ def unknown_value(model: nn.Module, name: str) -> torch.Tensor:
     return getattr(model, f"{name}_start") * torch.exp(getattr(model, f"log_{name}"))
 
 
-def synthesize(x: np.ndarray, exact: Mapping[str, np.ndarray], groups: Sequence[Sequence[str]], noise: float,
-               seed: int, source: str) -> Observations:
-    """The exact values times (1 + noise N(0, 1)), drawn from one seeded generator group by group
-    (each group one (n, len(group)) draw, in order)."""
-    rng = np.random.default_rng(seed)
-    values = {}
-    for group in groups:
-        block = np.stack([exact[name] for name in group], axis=-1)
-        block = block * (1.0 + noise * rng.standard_normal(block.shape))
-        values.update({name: block[:, k] for k, name in enumerate(group)})
-    return Observations(np.asarray(x, dtype=float), values, f"{source} with {noise:g} relative noise, seed {seed}")
-
-
-def read_observations(path: Any, fields: Sequence[str], domain: tuple[float, float]) -> Observations:
-    """A CSV file with a header naming x (m) and every field; one observation per line."""
-    columns = ("x", *fields)
-    where = f"problem.observations={path}"
-    wanted = f"a CSV file with columns {', '.join(columns)}"
-    if not isinstance(path, str) or not path:
-        raise ConfigError(f"{where} must be the path of {wanted}")
-    file = Path(path)
-    if file.is_dir():
-        raise ConfigError(f"{where} is a directory; give the path of {wanted}")
-    if not file.is_file():
-        raise ConfigError(f"{where}: no such file; give the path of {wanted}")
-    try:
-        with file.open(newline="") as handle:
-            rows = []
-            for row in csv.DictReader(handle):
-                if len(rows) == MAX_OBSERVATIONS:
-                    raise ConfigError(f"{where} holds more than {MAX_OBSERVATIONS} observations; "
-                                      "thin it or average neighbouring points")
-                rows.append(row)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"{where} cannot be read ({type(exc).__name__}); it must be {wanted}") from None
-    header = set(rows[0]) if rows else set()
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise ConfigError(f"{where} has no column {missing[0]!r}; the header must name {', '.join(columns)}")
-    values: dict[str, list[float]] = {c: [] for c in columns}
-    for line, row in enumerate(rows, start=2):
-        for c in columns:
-            try:
-                v = float(row[c])
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}, line {line}: {c}={row[c]!r} is not a number") from None
-            if not math.isfinite(v):
-                raise ConfigError(f"{where}, line {line}: {c}={v} is not finite")
-            values[c].append(v)
-    x = np.array(values["x"])
-    if x.size < 3:
-        raise ConfigError(f"{where} holds {x.size} observation(s); at least 3 are needed")
-    low, high = domain
-    if np.any(x < low) or np.any(x > high):
-        raise ConfigError(f"{where}: x must lie in [{low:g}, {high:g}] m (x is in metres)")
-    return Observations(x, {f: np.array(values[f]) for f in fields}, f"file {file}")
-
-
 class InverseProblem:
     """Mixed into an inverse problem before its forward class (see the module docstring)."""
 
     n_observations: int
+    max_observations: int
     noise: float
     noise_seed: int
     data_weight: float
@@ -187,6 +139,14 @@ class InverseProblem:
     def observation_domain(self) -> tuple[float, float]:
         raise NotImplementedError
 
+    def start_fields(self) -> tuple[str, ...]:
+        """The observed fields the starting guesses are read from: an observation file must have them."""
+        return ()
+
+    def position_unit(self) -> str:
+        """The unit of the observations' positions x."""
+        return "metres"
+
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
@@ -194,6 +154,7 @@ class InverseProblem:
     def check_inverse(self, n_observations: Any, noise: Any, noise_seed: Any, data_weight: Any,
                       observations: Any = None, max_count: int = MAX_OBSERVATIONS) -> None:
         self.n_observations = check_count("n_observations", n_observations, low=3, high=max_count)
+        self.max_observations = max_count
         if noise is None and observations is None:
             raise ConfigError("problem.noise=null (not stated) needs measured data: give problem.observations=<csv>, "
                               "or a noise level to draw synthetic observations with")
@@ -211,7 +172,9 @@ class InverseProblem:
         file is reported before anything runs; drawn observations wait for the reference."""
         if self.observations_path is not None:
             fields = [f.name for f in self.observed_fields()]
-            self.__dict__["_data"] = read_observations(self.observations_path, fields, self.observation_domain())
+            self.__dict__["_data"] = read_observations(self.observations_path, fields, self.observation_domain(),
+                                                       self.start_fields(), self.max_observations,
+                                                       self.position_unit())
 
     def reference_parameters(self) -> dict[str, Any] | None:
         """The forward reference at the true parameters: the observation settings and the starting
@@ -233,10 +196,20 @@ class InverseProblem:
         """The relative noise level the misfit is measured in."""
         return max(self.noise, NOISE_FLOOR)
 
+    def stated_noise(self) -> float:
+        """The noise level the data are stated to have: the run's `noise`, or the median of the
+        noise an observation file states for its values, whichever is larger; 0 when neither is."""
+        level = self.noise
+        if self.observations_path is not None:
+            stated = [v[np.isfinite(v)] for v in self.data.noise.values()]
+            if any(v.size for v in stated):
+                level = max(level, float(np.median(np.concatenate(stated))))
+        return level
+
     def tolerance(self) -> float:
-        """The eigenvalue inferred from data with relative noise `noise` is judged against the
-        larger of the forward default tolerance and that noise level."""
-        return max(super().tolerance(), self.noise)  # type: ignore[misc]
+        """The eigenvalue inferred from noisy data is judged against the larger of the forward
+        default tolerance and the stated noise level."""
+        return max(super().tolerance(), self.stated_noise())  # type: ignore[misc]
 
     @property
     def data(self) -> Observations:
@@ -251,19 +224,38 @@ class InverseProblem:
     def reference_name(self) -> str:
         return "the reference"
 
+    def misfit_blocks(self) -> list[MisfitBlock]:
+        """The data rows' layout: one block per term with an observed value, computed once."""
+        if "_blocks" not in self.__dict__:
+            data, grouped = self.data, {}
+            for f in self.observed_fields():
+                grouped.setdefault(f.term_name, []).append(f)
+            blocks = []
+            for term, fields in grouped.items():
+                index = np.flatnonzero(np.stack([data.observed(f.name) for f in fields], axis=-1).ravel())
+                stated = np.stack([data.stated_noise(f.name) for f in fields], axis=-1).ravel()[index]
+                sigma = np.maximum(np.where(np.isnan(stated), self.noise, stated), NOISE_FLOOR)
+                if index.size:
+                    blocks.append(MisfitBlock(term, tuple(fields), index, sigma, stated))
+            self.__dict__["_blocks"] = blocks
+        return self.__dict__["_blocks"]
+
     def misfits(self, model: nn.Module, like: torch.Tensor) -> dict[str, torch.Tensor]:
         """Misfit rows in units of the noise, per block: log(pred / obs) / sigma or
-        (pred - obs) / (sigma (|obs| + floor)) for each field at each observed position."""
+        (pred - obs) / (sigma (|obs| + floor)) for each observed value, position by position."""
         data = self.data
         as_t = lambda a: torch.as_tensor(a, device=like.device, dtype=like.dtype)  # noqa: E731
         predicted = self.predict(model, as_t(data.x))
-        blocks: dict[str, list[torch.Tensor]] = {}
-        for field in self.observed_fields():
-            pred, obs = predicted[field.name], as_t(data[field.name])
-            misfit = torch.log(pred / obs) if field.log else (pred - obs) / (obs.abs() + field.floor)
-            blocks.setdefault(field.term_name, []).append(misfit / self.sigma)
-        return {term: (rows[0] if len(rows) == 1 else torch.stack(rows, dim=-1).reshape(-1))
-                for term, rows in blocks.items()}
+        result = {}
+        for block in self.misfit_blocks():
+            table = []
+            for f in block.fields:
+                pred = predicted[f.name]
+                obs = as_t(np.nan_to_num(data[f.name], nan=1.0))  # a finite stand-in where unobserved, dropped below
+                table.append(torch.log(pred / obs) if f.log else (pred - obs) / (obs.abs() + f.floor))
+            rows = torch.stack(table, dim=-1).reshape(-1)[torch.as_tensor(block.index, device=like.device)]
+            result[block.term] = rows / as_t(block.sigma)
+        return result
 
     def data_terms(self, model: nn.Module, like: torch.Tensor) -> dict[str, torch.Tensor]:
         """The loss's data blocks: the misfits times data_weight / sqrt(n)."""
@@ -274,7 +266,8 @@ class InverseProblem:
         """The covariance of the unknowns with the network profiled out (pinn.numerics.uncertainty):
         the non-data rows of `loss_terms()` as the constraints, the misfits as the data, and the
         forward problem's `eigenvalue(model)` (differentiable, in its reported unit) as the
-        derived quantity."""
+        derived quantity. Each data row is taken at its value's noise: the one the file states,
+        else the run's `noise`, else the level the misfit of the rows without a stated noise shows."""
         like = next(model.parameters())
         data_terms = {f.term_name for f in self.observed_fields()}
 
@@ -289,20 +282,68 @@ class InverseProblem:
             return torch.cat([rows.reshape(-1) for rows in self.misfits(model, like).values()])
 
         names = {f"log_{u.name}": u.name for u in self.unknown_parameters()}
+        blocks = self.misfit_blocks()
+        sigma, stated = (np.concatenate([getattr(b, k) for b in blocks]) for k in ("sigma", "stated"))
+        unstated = np.isnan(stated)
         with torch.no_grad():  # before the Jacobians: predict is evaluated plainly first (see above)
-            ratio = noise_scale(data_rows(), len(names))
+            rows = data_rows().cpu().numpy()
+        estimated = noise_scale(torch.as_tensor(rows[unstated]), len(names)) * self.sigma if unstated.any() else None
+        used = self.noise if self.noise > 0 else estimated
+        noise = np.where(unstated, used if used is not None else np.nan, stated)
+        weight = torch.as_tensor(sigma / np.maximum(noise, MIN_NOISE), device=like.device, dtype=like.dtype)
         J_e, columns = parameter_jacobian(model, equation_rows)
         J_d, _ = parameter_jacobian(model, data_rows)
         J_q, _ = parameter_jacobian(model, lambda: self.eigenvalue(model).reshape(1))
         mask = columns_of(columns, names)
         order = [names[c.rsplit(".", 1)[-1]] for c, m in zip(columns, mask.tolist()) if m]
-        profiled = profile(J_e, J_d, J_q, mask.to(J_e.device))
-        estimated = ratio * self.sigma
-        used = self.noise if self.noise > 0 else estimated
-        factor = (used / self.sigma) ** 2
-        covariance = (profiled.covariance * factor).double().cpu().numpy()
-        return Uncertainty(order, covariance, float(profiled.derived_variances()[0]) * factor,
-                           self.noise if self.noise > 0 else None, estimated, used, int(J_d.shape[0]))
+        profiled = profile(J_e, J_d * weight[:, None], J_q, mask.to(J_e.device))
+        from_file = tuple(f.name for f in self.observed_fields() if f.name in self.data.noise)
+        check = self._interval_check(model, equation_rows, lambda: data_rows() * weight, profiled,
+                                     mask.to(J_e.device), order)
+        return Uncertainty(order, profiled.covariance.double().cpu().numpy(), float(profiled.derived_variances()[0]),
+                           self.noise if self.noise > 0 else None, estimated, used, from_file,
+                           noise_scale(torch.as_tensor(rows * weight.cpu().numpy()), len(names)), int(J_d.shape[0]),
+                           check)
+
+    def _interval_check(self, model: nn.Module, equation_rows: Callable[[], torch.Tensor],
+                        weighted_rows: Callable[[], torch.Tensor], profiled: Profiled, mask: torch.Tensor,
+                        order: list[str]) -> dict[str, Any] | None:
+        """A profile check of the intervals: the least determined reported unknown is moved to each
+        end of its 95% interval, the others with it to first order, the network re-solved there
+        (pinn.numerics.uncertainty: interval_ends, restore_constraint), and the data misfit (in
+        units of the noise) compared with the estimate's. Along that profile, in units of the
+        unknown's standard error t, the misfit is 2 a t + c t^2 for a model quadratic across the
+        interval; for a linear model c = 1, and a = 0 at the data's optimum. From the rises at
+        t = +-Z95: `curvature` c (`linear`: within a factor 2 of 1) and `offset` -a / c, where
+        the data's optimum lies from the estimate in standard errors (`centred`: within 1/2). Both
+        need the equations restored at the ends to about their residual at the estimate
+        (`restored`, the ratio)."""
+        reported = {u.name for u in self.unknown_parameters() if u.reported}
+        variances = torch.diagonal(profiled.covariance)
+        candidates = [k for k, name in enumerate(order) if name in reported and torch.isfinite(variances[k])
+                      and variances[k] > 0]
+        if not candidates:
+            return None
+        k = max(candidates, key=lambda j: float(variances[j]))
+        data_at, theta, _ = at_parameters(model, weighted_rows)
+        equations_at, _, _ = at_parameters(model, equation_rows)
+        with torch.no_grad():
+            misfit = lambda t: float((data_at(t) ** 2).sum())  # noqa: E731
+            base, residual = misfit(theta), float(torch.linalg.vector_norm(equations_at(theta)))
+        rises, restored = [], []
+        for step in interval_ends(profiled.covariance, mask, k, Z95):
+            end, left = restore_constraint(equations_at, theta + step.to(theta), mask, RESTORED * residual)
+            with torch.no_grad():
+                rise = misfit(end) - base
+            rises.append(rise if math.isfinite(rise) else None)
+            restored.append(left / residual if 0 < residual and math.isfinite(left) else None)
+        check: dict[str, Any] = {"unknown": order[k], "rise": rises, "expected": Z95 ** 2, "restored": restored,
+                                 "curvature": None, "offset": None, "linear": False, "centred": False}
+        if None not in rises and None not in restored and max(restored) <= 2 * RESTORED:
+            check["curvature"], check["offset"] = profile_shape(*rises, Z95)
+            check["linear"] = 0.5 <= check["curvature"] <= 2.0
+            check["centred"] = abs(check["offset"]) <= 0.5
+        return check
 
     def unknown_observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The unknowns to log every step, under their labels, in the reported units."""
@@ -330,9 +371,18 @@ class InverseProblem:
                     block[u.name].update(std=found * log_std, log_std=log_std, interval=[found / spread, found * spread])
         return block
 
-    def observation_arrays(self) -> dict[str, np.ndarray]:
-        """The observations as the report draws them: obs_x and obs_<field>."""
-        return {"obs_x": self.data.x, **{f"obs_{name}": v for name, v in self.data.values.items()}}
+    def observation_arrays(self, noise_used: float | None = None) -> dict[str, np.ndarray]:
+        """The observations as the report draws them: obs_x, and for each observed field
+        obs_<field> (NaN where not observed) and obs_<field>_noise, the relative noise of each
+        value (the file's, else `noise_used`; NaN where neither is known)."""
+        data, arrays = self.data, {"obs_x": self.data.x}
+        for name, values in data.values.items():
+            if data.observed(name).any():
+                stated = data.stated_noise(name)
+                arrays[f"obs_{name}"] = values
+                arrays[f"obs_{name}_noise"] = np.where(np.isnan(stated), np.nan if noise_used is None else noise_used,
+                                                       stated)
+        return arrays
 
     def starts(self) -> dict[str, float]:
         return {u.name: u.start for u in self.unknown_parameters()}
@@ -359,22 +409,29 @@ def inverse_results(problem: Any, model: nn.Module, eigenvalue: tuple[str, float
                                "observations": problem.data.source}
     if uncertainty is not None:
         metrics.update(uncertainty.as_metrics())
-    return metrics, problem.observation_arrays()
+        return metrics, problem.observation_arrays(uncertainty.noise_used)
+    return metrics, problem.observation_arrays(problem.noise if problem.noise > 0 else None)
 
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """The covariance of the unknowns' logarithms (`names` in order) at the noise level `noise_used`
-    (the stated one, or the one estimated from the misfit when none is stated), and the variance
-    of the eigenvalue; `rows` observations' worth of data rows."""
+    """The covariance of the unknowns' logarithms (`names` in order) and the variance of the
+    eigenvalue, each data row taken at its value's noise: stated in the observation file for the
+    fields `noise_from_file`, else `noise_used` (the stated `noise_stated`, or `noise_estimated`
+    from the misfit of those rows). `misfit_rms`: the data misfit in units of that noise (about 1
+    when the noise is right); `rows` data rows; `interval_check`: how the misfit rises at the ends of
+    the least determined unknown's interval (`InverseProblem._interval_check`)."""
 
     names: list[str]
     covariance: np.ndarray
     eigenvalue_variance: float
     noise_stated: float | None
-    noise_estimated: float
-    noise_used: float
+    noise_estimated: float | None
+    noise_used: float | None
+    noise_from_file: tuple[str, ...]
+    misfit_rms: float
     rows: int
+    interval_check: dict[str, Any] | None = None
 
     def log_std(self, name: str) -> float:
         k = self.names.index(name)
@@ -385,5 +442,7 @@ class Uncertainty:
         with np.errstate(invalid="ignore", divide="ignore"):
             correlation = self.covariance / np.outer(std, std)
         return {"noise": {"stated": self.noise_stated, "estimated": self.noise_estimated, "used": self.noise_used,
+                          "from_file": list(self.noise_from_file), "misfit_rms": self.misfit_rms,
                           "data_rows": self.rows},
-                "correlation": {"names": self.names, "matrix": np.nan_to_num(correlation).tolist()}}
+                "correlation": {"names": self.names, "matrix": np.nan_to_num(correlation).tolist()},
+                "interval_check": self.interval_check}

@@ -64,6 +64,9 @@ class CounterflowFlameCH4Inverse(InverseProblem, CounterflowFlameCH4):
         return [ObservedField("T", "K"), ObservedField("u", "m/s", floor=0.01 * self.u_reactants),
                 *(ObservedField(f"Y_{k}", "1", floor=floor, term="data_Y") for k in MAJOR_SPECIES)]
 
+    def start_fields(self) -> tuple[str, ...]:
+        return ("T",)
+
     def noise_groups(self) -> list[tuple[str, ...]]:
         return [("u",), ("T",), tuple(f"Y_{k}" for k in MAJOR_SPECIES)]
 
@@ -101,13 +104,13 @@ class CounterflowFlameCH4Inverse(InverseProblem, CounterflowFlameCH4):
     def flame_start(self) -> float:
         """Where the temperature data first cross the middle of the rise (linear interpolation); no
         flame speed estimate is trusted: it depends on the unknown E_a."""
-        d, middle = self.data, 0.5 * (self.inlet.T_in + self.inlet.T_b)
-        above = np.flatnonzero(d["T"] >= middle)
+        seen, middle = self.data.observed("T"), 0.5 * (self.inlet.T_in + self.inlet.T_b)
+        T, x = self.data["T"][seen], self.data.x[seen]
+        above = np.flatnonzero(T >= middle)
         if above.size == 0 or above[0] == 0:
             raise ConfigError("flame_counterflow_inverse: the temperature observations do not cross the middle of "
                               "the rise; they cannot place the flame (more observations, or less noise)")
         k = above[0]
-        T, x = d["T"], d.x
         return float(x[k - 1] + (middle - T[k - 1]) * (x[k] - x[k - 1]) / (T[k] - T[k - 1]))
 
     def placement(self, model: CounterflowModel, like: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,9 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
     def observed_fields(self) -> list[ObservedField]:
         return [ObservedField("T", "K"), *(ObservedField(f"Y_{k}", "1", floor=1e-3, term="data_Y") for k in MAJOR_SPECIES)]
 
+    def start_fields(self) -> tuple[str, ...]:
+        return ("T",)
+
     def noise_groups(self) -> list[tuple[str, ...]]:
         return [("T",), tuple(f"Y_{k}" for k in MAJOR_SPECIES)]
 

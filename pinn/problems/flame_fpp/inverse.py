@@ -71,6 +71,9 @@ class FlameInverse(InverseProblem, FreelyPropagatingFlame):
         T = np.interp(x, fd.x, fd.T)
         return x, {"T": T, "u": reference.velocity(reference.FlameParameters(**self.parameters), T, ref.s)}
 
+    def start_fields(self) -> tuple[str, ...]:
+        return ("T", "u")
+
     def predict(self, model: FlameModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
         T = self.temperature_at(model, x)
         return {"T": T, "u": self.physics.velocity(T, model.speed)}
@@ -78,9 +81,12 @@ class FlameInverse(InverseProblem, FreelyPropagatingFlame):
     # ----- training ------------------------------------------------------------------------------
     def starting_speed(self) -> float:
         """Read off the data: s ~ u T_in / T (the mass flux rho u = rho_in s, ideal gas)."""
-        estimate = float(np.median(self.data["u"] * self.physics.T_in / self.data["T"]))
+        both = self.data.observed("T", "u")
+        estimate = float(np.median(self.data["u"][both] * self.physics.T_in / self.data["T"][both])) if both.any() \
+            else math.nan
         if not (math.isfinite(estimate) and estimate > 0):
-            raise ConfigError("flame_fpp_inverse: the observations give no positive speed estimate u T_in / T")
+            raise ConfigError("flame_fpp_inverse: the observations give no positive speed estimate u T_in / T "
+                              "(T and u observed at the same positions)")
         return estimate
 
     def loss_terms(self, model: FlameModel, batch: Mapping[str, Any], stage: str) -> dict[str, torch.Tensor]:

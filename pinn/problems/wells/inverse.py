@@ -84,6 +84,9 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
     def observation_domain(self) -> tuple[float, float]:
         return self.domain
 
+    def position_unit(self) -> str:
+        return "the well's length unit (hbar^2 / 2m = 1)"
+
     def exact_observations(self, reference: Any, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The exact ground-state density at `count` evenly spaced points across where it is at
         least MEASURABLE of its peak."""
@@ -141,13 +144,13 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
         """The network solves the well at the inferred V0: it is judged as that forward problem (its
         exact roots, the estimate, the certified intervals, the level check, the settling of E0
         and V0) within this run's tolerance (the one refinement worked to), and E0 against the truth
-        (the exact root at the true V0) within the larger of it and the noise level; then the
+        (the exact root at the true V0) within the larger of it and the stated noise level; then the
         inverse results."""
         solved = self.at_inferred(model)
         metrics, arrays = solved.evaluate(model, solved.reference(), criteria)
         E, true = metrics["eigenvalues"][0], float(reference.eigenvalues[0])
         error = relative(E, true)
-        truth = reference_check(["E0"], [E], [true], [error], [0.0], max(criteria.tolerance, self.noise),
+        truth = reference_check(["E0"], [E], [true], [error], [0.0], max(criteria.tolerance, self.stated_noise()),
                                 f"true-V0 {reference.source}")
         record(metrics, [Check(**c) for c in metrics["checks"]] + [truth])
         metrics.update(solved_reference_eigenvalues=metrics["reference_eigenvalues"],

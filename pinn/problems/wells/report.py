@@ -8,7 +8,8 @@ from typing import Any, Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.io.figures import eigenvalue_figure, inferred_figures, losses_figure, run_title, shown_positive, tight
+from pinn.io.figures import (draw_observations, eigenvalue_figure, inferred_figures, losses_figure, run_title,
+                              shown_positive, tight)
 from pinn.io.summary import estimated, inferred_lines
 from pinn.problems.registry import Report, register_report
 
@@ -69,10 +70,7 @@ def density_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any
     ax.semilogy(x, shown_positive(solution["psi"][0] ** 2), lw=2.5, alpha=0.7, label="PINN psi_0^2")
     ax.semilogy(x, shown_positive(solution["psi_ref"][0] ** 2), "--", color="k", lw=1,
                 label=f"{reference_label(metrics)} psi_0^2")
-    observed = solution["obs_density"]
-    noise = (metrics.get("noise") or {}).get("used")
-    ax.errorbar(solution["obs_x"], observed, yerr=None if noise is None else noise * observed, fmt="o", color="C3",
-                ms=4, capsize=2, label="observations" + ("" if noise is None else f" ± {noise:.2g} (relative, 1 sd)"))
+    draw_observations(ax, solution, "density", metrics)
     ax.set_xlabel("x (units with hbar^2 / 2m = 1)")
     ax.set_ylabel("density psi_0(x)^2")
     ax.legend(fontsize=8)
