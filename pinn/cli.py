@@ -8,13 +8,14 @@ import logging
 import os
 import re
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from pinn.config import CONFIG_DIR, TOP_LEVEL_KEYS, compose_config, validate
-from pinn.errors import ConfigError, DivergenceError, Interrupted, PinnError
+from pinn.errors import ConfigError, DivergenceError, InternalError, Interrupted, PinnError
 from pinn.io.files import write_json
 from pinn.problems import build_problem
 from pinn.io.rundir import RunDirectory
@@ -22,6 +23,7 @@ from pinn.run import check_stages, plain_config, resolve_tolerance, resume_sourc
 
 log = logging.getLogger("pinn")
 
+EXIT_INTERNAL = 1  # an error of pinn itself
 EXIT_CONFIG = 2
 EXIT_FAILED_CHECK = 3  # wrong_state or unconverged
 EXIT_DIVERGED = 4
@@ -171,7 +173,9 @@ def _multirun() -> bool:
 def _hydra_main(cfg: DictConfig) -> float | None:
     try:
         metrics = run(cfg)
-    except PinnError as exc:
+    except Exception as exc:
+        if not isinstance(exc, PinnError):
+            exc = _internal_error(exc)
         if _multirun():
             log.error("job failed: %s", exc)
             _record_failure(exc, cfg)
@@ -179,10 +183,29 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, Interrupted):
             sys.exit(EXIT_INTERRUPTED)
+        if isinstance(exc, InternalError):
+            sys.exit(EXIT_INTERNAL)
         sys.exit(EXIT_DIVERGED if isinstance(exc, DivergenceError) else EXIT_CONFIG)
     if metrics["status"] != "ok" and not _multirun():
         sys.exit(EXIT_FAILED_CHECK)
     return float(max(metrics["relative_errors"]))
+
+
+def _internal_error(exc: Exception) -> InternalError:
+    """The one-line report of an unexpected error: what it was, where its traceback and the run's
+    last checkpoint are."""
+    from hydra.core.hydra_config import HydraConfig
+
+    out = Path(HydraConfig.get().runtime.output_dir)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    where = "its traceback could not be saved"
+    try:
+        (out / "traceback.txt").write_text("".join(traceback.format_exception(exc)))
+        where = f"its traceback is in {out / 'traceback.txt'}"
+    except OSError:
+        pass
+    resume = f"; the last checkpoint is kept: python -m pinn resume={out}" if (out / "checkpoint.pt").is_file() else ""
+    return InternalError(f"internal error ({type(exc).__name__}: {first}); {where} (please report it){resume}")
 
 
 def _record_failure(exc: PinnError, cfg: DictConfig) -> None:
@@ -224,7 +247,7 @@ trainer.refine.max_seconds (a training time budget), ...
 
 outputs: outputs/<date>/<time>_<problem>/ (hydra.run.dir=DIR to choose): metrics.json, history.csv,
 solution.npz, figures, checkpoint.pt; sweeps in multirun/<date>/<time>/ with summary.csv.
-exit codes: 0 ok, 2 bad input, 3 a check failed, 4 diverged, 130 interrupted.
+exit codes: 0 ok, 1 internal error, 2 bad input, 3 a check failed, 4 diverged, 130 interrupted.
 Hydra's own options: python -m pinn --hydra-help"""
 
 

@@ -15,3 +15,7 @@ class DivergenceError(PinnError):
 
 class Interrupted(PinnError):
     """The user stopped the run (Ctrl-C); a checkpoint of the last completed step was written."""
+
+
+class InternalError(PinnError):
+    """An error of pinn itself, not of the input: reported in one line, its traceback kept in the run directory."""

@@ -261,3 +261,20 @@ def test_metrics_record_the_threads_and_a_resumed_run_keeps_them(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["threads"]["used"] == 1 and metrics["threads"]["setting"] == 1
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["threads"] == 1
+
+
+def test_an_internal_error_is_one_line_with_its_traceback_kept(tmp_path, monkeypatch):
+    """A bug in evaluation (after training) is reported in one line with exit code 1; the traceback
+    is saved beside the run and the checkpoint kept for a resume."""
+    from pinn.problems.wells.eigenproblem import SchrodingerProblem
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("linalg.svd: failed to converge\nsecond line")
+
+    monkeypatch.setattr(SchrodingerProblem, "evaluate", broken)
+    code, _, err = run_cli(SHORT_WELL, tmp_path)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, err
+    assert lines[0].startswith("error: internal error (RuntimeError: linalg.svd: failed to converge)")
+    assert "resume=" in lines[0] and (tmp_path / "checkpoint.pt").is_file()
+    assert "second line" in (tmp_path / "traceback.txt").read_text()
