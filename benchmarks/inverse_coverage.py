@@ -45,7 +45,8 @@ def summarize(rows: list[dict]) -> None:
     print(f"\nstatuses: {', '.join(f'{s} {statuses.count(s)}' for s in sorted(set(statuses)))}; "
           f"noise estimated from the misfit: mean {np.mean(estimated) if estimated else math.nan:.4f}")
     checks = [r.get("interval_check") for r in rows]
-    shapes = np.array([(c["curvature"], c["offset"]) for c in checks if c and c["curvature"] is not None])
+    shapes = np.array([(c["curvature"], c["offset"]) for c in checks
+                       if c and c["curvature"] is not None and c["offset"] is not None])
     if shapes.size:
         curvature, offset = shapes[:, 0], np.abs(shapes[:, 1])
         linear, centred = (sum(bool(c and c[key]) for c in checks) for key in ("linear", "centred"))
@@ -70,7 +71,7 @@ def main() -> None:
         rows.append(m)
         cells = "  ".join(f"{k} {v['value']:.6g} ± {v.get('std', math.nan):.2g}" for k, v in m["inferred"].items())
         check = m.get("interval_check") or {}
-        shape = (f"  check c {check['curvature']:.2f} t* {check['offset']:+.2f}" if check.get("curvature") is not None
+        shape = (f"  check c {check['curvature']:.2f} t* {check['offset']:+.2f}" if check.get("offset") is not None
                  else "  check n/a")
         print(f"draw {draw:3d}: {cells}{shape}  [{m['status']}, {time.perf_counter() - start:.0f} s]", flush=True)
     summarize(rows)

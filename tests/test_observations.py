@@ -76,9 +76,12 @@ def test_each_data_row_is_taken_at_its_values_noise(tmp_path):
     in_file = uncertainty_of(density_file(tmp_path, "file.csv", sigma=0.02), noise=0.01)
     in_settings = uncertainty_of(density_file(tmp_path, "plain.csv"), noise=0.02)
     half = uncertainty_of(density_file(tmp_path, "half.csv", sigma=0.02, every=2), noise=0.02)
+    # no noise stated for the run: the values without one are taken at the file's median, as in training
+    half_assumed = uncertainty_of(density_file(tmp_path, "half.csv", sigma=0.02, every=2), noise=None)
     doubled = uncertainty_of(density_file(tmp_path, "double.csv", sigma=0.04), noise=None)
     assert in_file.noise_from_file == ("density",) and in_settings.noise_from_file == ()
-    for other in (in_settings, half):
+    assert half_assumed.noise_used == 0.02 and half_assumed.noise_used_from == "file"
+    for other in (in_settings, half, half_assumed):
         np.testing.assert_allclose(other.covariance, in_file.covariance, rtol=1e-9)
         assert other.eigenvalue_variance == pytest.approx(in_file.eigenvalue_variance, rel=1e-9)
         assert other.misfit_rms == pytest.approx(in_file.misfit_rms, rel=1e-9)
@@ -93,6 +96,7 @@ def test_a_noise_not_stated_is_read_off_the_misfit_of_its_rows(tmp_path):
     """Rows without a stated noise are taken at the level their misfit shows: about 1 in its units."""
     estimated = uncertainty_of(density_file(tmp_path, "plain.csv"), noise=None)
     assert estimated.noise_stated is None and estimated.noise_used == estimated.noise_estimated > 0
+    assert estimated.noise_used_from == "misfit"
     assert estimated.misfit_rms == pytest.approx(1.0, rel=1e-9)
 
 

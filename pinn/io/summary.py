@@ -56,9 +56,11 @@ def noise_description(metrics: Mapping[str, Any]) -> str | None:
     if noise.get("from_file"):
         parts.append(f"as the file states for {', '.join(noise['from_file'])}")
     if noise.get("used") is not None:
-        how = "stated" if noise.get("stated") is not None else "estimated from the misfit"
+        how = {"stated": "stated", "file": "the median the file states, assumed",
+               "misfit": "estimated from the misfit"}.get(noise.get("used_from"),
+                                                          "stated" if noise.get("stated") is not None else "estimated")
         part = f"{'elsewhere ' if parts else ''}{noise['used']:.3g} ({how})"
-        if noise.get("stated") is not None and noise.get("estimated") is not None:
+        if noise.get("used_from", "stated") != "misfit" and noise.get("estimated") is not None:
             part += f", the misfit shows {noise['estimated']:.3g}"
         parts.append(part)
     rms = noise.get("misfit_rms")
@@ -93,6 +95,7 @@ def interval_check_line(metrics: Mapping[str, Any]) -> list[str]:
         return [line + ": inconclusive, the equations could not be restored there"]
     verdicts = [f"curvature {check['curvature']:.2f} of a linear model's"
                 + ("" if check["linear"] else " (NOT linear)"),
+                "no optimum of the data along it" if check["offset"] is None else
                 f"the data's optimum {check['offset']:+.2f} standard errors from the estimate"
                 + ("" if check["centred"] else " (the interval is off centre)")]
     return [line + ": " + "; ".join(verdicts)]

@@ -57,8 +57,8 @@ RESTORED = 1.5
 class MisfitBlock:
     """One block of data rows (one term): the observed values of `fields`, position by position
     and each position's fields in turn; `index` their places in that (positions, fields) table,
-    `sigma` the noise each row is divided by (the stated one, or the run's `noise`, never below
-    NOISE_FLOOR) and `stated` the one the observation file states (NaN where none)."""
+    `sigma` the noise each row is divided by (the stated one, or `InverseProblem.assumed_noise`,
+    never below NOISE_FLOOR) and `stated` the one the observation file states (NaN where none)."""
 
     term: str
     fields: tuple[ObservedField, ...]
@@ -191,20 +191,28 @@ class InverseProblem:
             parameters["name"] = forward.name
         return parameters
 
+    def _file_noise(self) -> float | None:
+        """The median of the noise an observation file states for its values; None without any."""
+        if self.observations_path is None:
+            return None
+        stated = [v[np.isfinite(v)] for v in self.data.noise.values()]
+        return float(np.median(np.concatenate(stated))) if any(v.size for v in stated) else None
+
+    def assumed_noise(self) -> float:
+        """The noise of a value the file states none for: the run's `noise`, else the median of the
+        noise the file states for its other values; 0 when neither is stated (the level is then
+        estimated from the misfit)."""
+        return self.noise if self.noise > 0 else (self._file_noise() or 0.0)
+
     @property
     def sigma(self) -> float:
-        """The relative noise level the misfit is measured in."""
-        return max(self.noise, NOISE_FLOOR)
+        """The relative noise level the misfit of a value without a stated noise is measured in."""
+        return max(self.assumed_noise(), NOISE_FLOOR)
 
     def stated_noise(self) -> float:
         """The noise level the data are stated to have: the run's `noise`, or the median of the
         noise an observation file states for its values, whichever is larger; 0 when neither is."""
-        level = self.noise
-        if self.observations_path is not None:
-            stated = [v[np.isfinite(v)] for v in self.data.noise.values()]
-            if any(v.size for v in stated):
-                level = max(level, float(np.median(np.concatenate(stated))))
-        return level
+        return max(self.noise, self._file_noise() or 0.0)
 
     def tolerance(self) -> float:
         """The eigenvalue inferred from noisy data is judged against the larger of the forward
@@ -234,7 +242,7 @@ class InverseProblem:
             for term, fields in grouped.items():
                 index = np.flatnonzero(np.stack([data.observed(f.name) for f in fields], axis=-1).ravel())
                 stated = np.stack([data.stated_noise(f.name) for f in fields], axis=-1).ravel()[index]
-                sigma = np.maximum(np.where(np.isnan(stated), self.noise, stated), NOISE_FLOOR)
+                sigma = np.maximum(np.where(np.isnan(stated), self.assumed_noise(), stated), NOISE_FLOOR)
                 if index.size:
                     blocks.append(MisfitBlock(term, tuple(fields), index, sigma, stated))
             self.__dict__["_blocks"] = blocks
@@ -267,7 +275,8 @@ class InverseProblem:
         the non-data rows of `loss_terms()` as the constraints, the misfits as the data, and the
         forward problem's `eigenvalue(model)` (differentiable, in its reported unit) as the
         derived quantity. Each data row is taken at its value's noise: the one the file states,
-        else the run's `noise`, else the level the misfit of the rows without a stated noise shows."""
+        else the run's `noise`, else the median the file states for the others (the weights the
+        training used), else the level the misfit of the rows without a stated noise shows."""
         like = next(model.parameters())
         data_terms = {f.term_name for f in self.observed_fields()}
 
@@ -288,7 +297,9 @@ class InverseProblem:
         with torch.no_grad():  # before the Jacobians: predict is evaluated plainly first (see above)
             rows = data_rows().cpu().numpy()
         estimated = noise_scale(torch.as_tensor(rows[unstated]), len(names)) * self.sigma if unstated.any() else None
-        used = self.noise if self.noise > 0 else estimated
+        assumed = self.assumed_noise()
+        used = (assumed or estimated) if unstated.any() else None
+        source = "misfit" if not assumed else ("stated" if self.noise > 0 else "file")
         noise = np.where(unstated, used if used is not None else np.nan, stated)
         weight = torch.as_tensor(sigma / np.maximum(noise, MIN_NOISE), device=like.device, dtype=like.dtype)
         J_e, columns = parameter_jacobian(model, equation_rows)
@@ -301,7 +312,7 @@ class InverseProblem:
         check = self._interval_check(model, equation_rows, lambda: data_rows() * weight, profiled,
                                      mask.to(J_e.device), order)
         return Uncertainty(order, profiled.covariance.double().cpu().numpy(), float(profiled.derived_variances()[0]),
-                           self.noise if self.noise > 0 else None, estimated, used, from_file,
+                           self.noise if self.noise > 0 else None, estimated, used, source, from_file,
                            noise_scale(torch.as_tensor(rows * weight.cpu().numpy()), len(names)), int(J_d.shape[0]),
                            check)
 
@@ -340,9 +351,10 @@ class InverseProblem:
         check: dict[str, Any] = {"unknown": order[k], "rise": rises, "expected": Z95 ** 2, "restored": restored,
                                  "curvature": None, "offset": None, "linear": False, "centred": False}
         if None not in rises and None not in restored and max(restored) <= 2 * RESTORED:
-            check["curvature"], check["offset"] = profile_shape(*rises, Z95)
-            check["linear"] = 0.5 <= check["curvature"] <= 2.0
-            check["centred"] = abs(check["offset"]) <= 0.5
+            curvature, offset = profile_shape(*rises, Z95)
+            check["curvature"], check["offset"] = curvature, offset if math.isfinite(offset) else None
+            check["linear"] = 0.5 <= curvature <= 2.0
+            check["centred"] = check["offset"] is not None and abs(offset) <= 0.5
         return check
 
     def unknown_observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
@@ -417,10 +429,12 @@ def inverse_results(problem: Any, model: nn.Module, eigenvalue: tuple[str, float
 class Uncertainty:
     """The covariance of the unknowns' logarithms (`names` in order) and the variance of the
     eigenvalue, each data row taken at its value's noise: stated in the observation file for the
-    fields `noise_from_file`, else `noise_used` (the stated `noise_stated`, or `noise_estimated`
-    from the misfit of those rows). `misfit_rms`: the data misfit in units of that noise (about 1
-    when the noise is right); `rows` data rows; `interval_check`: how the misfit rises at the ends of
-    the least determined unknown's interval (`InverseProblem._interval_check`)."""
+    fields `noise_from_file`, else `noise_used`, from `noise_used_from`: "stated" (the run's
+    `noise_stated`), "file" (the median the file states for the other values) or "misfit"
+    (`noise_estimated`, the level the misfit of the values without a stated noise shows).
+    `misfit_rms`: the data misfit in units of that noise (about 1 when the noise is right); `rows`
+    data rows; `interval_check`: how the misfit rises at the ends of the least determined
+    unknown's interval (`InverseProblem._interval_check`)."""
 
     names: list[str]
     covariance: np.ndarray
@@ -428,6 +442,7 @@ class Uncertainty:
     noise_stated: float | None
     noise_estimated: float | None
     noise_used: float | None
+    noise_used_from: str
     noise_from_file: tuple[str, ...]
     misfit_rms: float
     rows: int
@@ -442,6 +457,7 @@ class Uncertainty:
         with np.errstate(invalid="ignore", divide="ignore"):
             correlation = self.covariance / np.outer(std, std)
         return {"noise": {"stated": self.noise_stated, "estimated": self.noise_estimated, "used": self.noise_used,
+                          "used_from": self.noise_used_from,
                           "from_file": list(self.noise_from_file), "misfit_rms": self.misfit_rms,
                           "data_rows": self.rows},
                 "correlation": {"names": self.names, "matrix": np.nan_to_num(correlation).tolist()},
