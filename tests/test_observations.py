@@ -136,3 +136,25 @@ def test_a_repeated_column_and_a_position_off_the_well_are_refused(tmp_path):
     path = write(tmp_path, "x,density\n-9,0.1\n0,0.5\n1,0.2\n", "well.csv")
     with pytest.raises(ConfigError, match=r"x must lie in \[-4, 4\] \(x is in the well's length unit"):
         build_problem({"name": "finite_well_inverse", "observations": path})
+
+
+def test_a_run_from_a_file_with_gaps_and_stated_noise_writes_every_file(tmp_path):
+    """Through the command line: the run reads the file, says where its noise came from, and
+    draws the observations it has (NaN where a field was not observed)."""
+    import json
+
+    from conftest import run_cli
+
+    path = write(tmp_path, "x,T,sigma_T,u\n0,298,0.02,0.29\n0.0004,1900,0.02,\n0.0008,4900,0.03,4.8\n"
+                           "0.0012,5030,,5.0\n")
+    code, out, err = run_cli(["problem=flame_fpp_inverse", f"problem.observations={path}", "problem.noise=null",
+                              "trainer.progress=none", "trainer.phases.solve.steps=3",
+                              "trainer.phases.domain_end.steps=2"], tmp_path / "run")
+    assert code in (0, 3) and "Traceback" not in err, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["noise"]["from_file"] == ["T"] and metrics["noise"]["used_from"] == "file"
+    assert metrics["noise"]["used"] == pytest.approx(0.02) and "noise: as the file states for T" in out
+    solution = np.load(tmp_path / "run" / "solution.npz")
+    np.testing.assert_array_equal(solution["obs_u"], [0.29, np.nan, 4.8, 5.0])
+    np.testing.assert_allclose(solution["obs_T_noise"], [0.02, 0.02, 0.03, 0.02])
+    assert (tmp_path / "run" / "fields.png").is_file() and (tmp_path / "run" / "inferred.png").is_file()
