@@ -162,3 +162,18 @@ def test_a_model_curved_across_its_interval_shows_in_the_rises():
     result, data = profiled(model, y, rng.normal(size=N_W), sigma=2.0, response=response)
     low, high = misfit_rises(model, data, result, 0)
     assert min(low, high) < 0.8 * Z95 ** 2 or max(low, high) > 1.25 * Z95 ** 2, (low, high)
+
+
+def test_the_constraint_is_restored_with_more_equations_than_network_parameters():
+    """The re-solve takes the primal form when J_e,w is tall: w = B p again after p moved."""
+    extra = rng.normal(size=(4, N_W))
+    model = Linear(B @ P_TRUE, P_TRUE)
+    t = lambda v: torch.tensor(v)  # noqa: E731
+    equations = lambda: torch.cat([model.w - t(B) @ model.p(), t(extra) @ (model.w - t(B) @ model.p())])  # noqa: E731
+    equations_at, theta, columns = at_parameters(model, equations)
+    unknown = columns_of(columns, ["log_a", "log_b"])
+    step = torch.zeros_like(theta)
+    step[unknown] = torch.tensor([0.1, -0.2], dtype=theta.dtype)
+    end, left = restore_constraint(equations_at, theta + step, unknown, 1e-10)
+    assert left <= 1e-10
+    np.testing.assert_allclose(end[~unknown].numpy(), B @ (P_TRUE + np.array([0.1, -0.2])), atol=1e-9)

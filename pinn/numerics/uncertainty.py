@@ -130,11 +130,11 @@ def interval_ends(covariance: torch.Tensor, unknown: torch.Tensor, k: int, z: fl
 def restore_constraint(equations_at: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
                        unknown: torch.Tensor, target: float, steps: int = 20) -> tuple[torch.Tensor, float]:
     """The network re-solved with the unknowns held: Levenberg-Marquardt steps on the network
-    columns, dw = -J^T (J J^T + lambda I)^-1 r_e (J = J_e,w; the same step as
-    -(J^T J + lambda I)^-1 J^T r_e), until |r_e| <= target or `steps` Jacobians are spent. The
-    damping matters: the least-change Gauss-Newton step follows singular values down to round-off
-    and leaves the region where the equations are linear. Returns theta and the |r_e| it ends
-    with (inf where the equations could not be evaluated)."""
+    columns, dw = -(J^T J + lambda I)^-1 J^T r_e (J = J_e,w; as -J^T (J J^T + lambda I)^-1 r_e
+    when J has fewer rows than columns), until |r_e| <= target or `steps` Jacobians are spent.
+    The damping matters: the least-change Gauss-Newton step follows singular values down to
+    round-off and leaves the region where the equations are linear. Returns theta and the |r_e|
+    it ends with (inf where the equations could not be evaluated)."""
     free = ~unknown
 
     def size(t: torch.Tensor) -> float:
@@ -151,13 +151,20 @@ def restore_constraint(equations_at: Callable[[torch.Tensor], torch.Tensor], the
             break
         with torch.no_grad():
             rows = equations_at(theta)
-            gram = jacobian @ jacobian.T
+            wide = jacobian.shape[0] <= jacobian.shape[1]
+            gram = jacobian @ jacobian.T if wide else jacobian.T @ jacobian
             scale = float(torch.diagonal(gram).mean())
+            if not (math.isfinite(scale) and scale > 0):
+                break
+            eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
             damping, moved = 1e-6 * scale, False
             while damping <= 1e6 * scale and not moved:
-                eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+                if wide:
+                    step = jacobian.T @ torch.linalg.solve(gram + damping * eye, rows)
+                else:
+                    step = torch.linalg.solve(gram + damping * eye, jacobian.T @ rows)
                 trial = theta.clone()
-                trial[free] -= jacobian.T @ torch.linalg.solve(gram + damping * eye, rows)
+                trial[free] -= step
                 reached = size(trial)
                 if reached < current:
                     theta, current, moved = trial, reached, True
