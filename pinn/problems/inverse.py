@@ -422,7 +422,7 @@ def inverse_results(problem: Any, model: nn.Module, eigenvalue: tuple[str, float
     if uncertainty is not None:
         metrics.update(uncertainty.as_metrics())
         return metrics, problem.observation_arrays(uncertainty.noise_used)
-    return metrics, problem.observation_arrays(problem.noise if problem.noise > 0 else None)
+    return metrics, problem.observation_arrays(problem.assumed_noise() or None)
 
 
 @dataclass(frozen=True)
