@@ -276,6 +276,10 @@ def main() -> None:
     sys.argv[1:] = argv
     try:
         _hydra_main()
+    except KeyboardInterrupt:  # a sweep stopped between its jobs (a run stops itself, see Trainer)
+        print("error: interrupted; the jobs that had started kept their checkpoints (python -m pinn "
+              "resume=<job directory>)", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # Hydra's own argument errors (e.g. -m with --cfg)
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         print(f"error: {first}", file=sys.stderr)

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pinn import batching
 from pinn.config import validate
-from pinn.errors import ConfigError, DivergenceError
+from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.io.figures import plot_run
 from pinn.io.files import HistoryWriter, provenance, write_json, write_solution
 from pinn.io.rundir import RunDirectory
@@ -23,7 +23,7 @@ from pinn.io.summary import reference_line, refinement_line
 from pinn.problems import build_problem
 from pinn.problems.registry import report_of
 from pinn.status import Criteria, effective_tolerance
-from pinn.training.checkpoints import load_checkpoint
+from pinn.training.checkpoints import load_checkpoint, save_checkpoint
 from pinn.training.loggers import TensorBoardLogger, fan_out
 from pinn.training.threads import ThreadChoice, usable_cores, using_threads
 from pinn.training.threads import choose as choose_threads
@@ -202,7 +202,8 @@ def schedule(problem, settings) -> list:
 
 def _from_batch(outcome, problem, config: dict[str, Any], settings, out: Path) -> dict[str, Any]:
     """A point trained in a batch (pinn.batching): its history so far, and the state its own run
-    continues from; a point that diverged there fails here as it would have alone."""
+    continues from; a point that diverged there fails here as it would have alone, and one whose
+    batch was interrupted keeps a checkpoint to resume from and stops."""
     write_json(out / "config.json", config)
     history = HistoryWriter(out / "history.csv")
     for row in outcome.rows:
@@ -211,6 +212,12 @@ def _from_batch(outcome, problem, config: dict[str, Any], settings, out: Path) -
         write_json(out / "metrics.json", {"problem": problem.name, "status": "diverged", "config": config,
                                           "seed": settings.seed, "batch": outcome.batch})
         raise outcome.error
+    if outcome.interrupted:
+        kept = {k: v for k, v in outcome.start.items() if k != "trained_in_batch"}  # resumed, it is a resume
+        save_checkpoint(out / "checkpoint.pt", {**kept, "config": config, "threads": torch.get_num_threads()})
+        raise Interrupted(f"{problem.name}: its batch was interrupted after step {outcome.start['step']}; the weights "
+                          f"it reached are kept; continue it (from the start of the interrupted phase) with: "
+                          f"python -m pinn resume={out}")
     return outcome.start
 
 

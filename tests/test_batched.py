@@ -12,7 +12,7 @@ import torch
 from conftest import FAST
 from pinn import batching
 from pinn.config import compose_config
-from pinn.errors import DivergenceError
+from pinn.errors import DivergenceError, Interrupted
 from pinn.run import plain_config, run
 from pinn.training.batched import train_together
 
@@ -93,3 +93,44 @@ def test_a_batched_sweep_writes_every_file_a_single_run_writes(tmp_path):
         assert metrics["status"] == "ok" and metrics["batch"]["points"] == 2
     summary = (sweep_dir / "summary.csv").read_text().splitlines()
     assert len(summary) == 3 and all(",ok" in line for line in summary[1:])
+
+
+def test_an_interrupted_batch_keeps_each_points_weights_to_resume_from(tmp_path, monkeypatch):
+    """Ctrl-C in the batch's second phase (L-BFGS): every point is handed over at the weights its
+    first phase reached, its run keeps a checkpoint and stops, and a resume continues from the
+    start of the interrupted phase to the tolerance."""
+    from pinn.training import batched
+
+    sweep = configs(values=DEPTHS[:2])
+    points, phases, settings = batching.points_of(sweep)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batched, "_lbfgs_point_by_point", stopped)
+    outcomes = train_together(points, phases, settings.collocation_points, settings.log_every)
+    assert [o.interrupted for o in outcomes] == [True, True]
+    assert all(o.start["phase_index"] == 0 and o.rows[-1]["phase"] == phases[0].name for o in outcomes)
+    monkeypatch.undo()
+    with pytest.raises(Interrupted, match="resume="):
+        continue_run(sweep[0], outcomes[0], tmp_path, "stopped")
+    assert (tmp_path / "stopped" / "checkpoint.pt").is_file() and not (tmp_path / "stopped" / "metrics.json").exists()
+    resumed = run(compose_config([f"resume={tmp_path / 'stopped'}"]), out_dir=None)
+    assert resumed["resumed_from_step"] == outcomes[0].start["step"] > 0
+    assert resumed["status"] == "ok" and resumed["relative_errors"][0] <= resumed["tolerance"]
+
+
+def test_ctrl_c_in_a_batched_sweep_stops_it_with_every_trained_job_kept(tmp_path, monkeypatch):
+    from conftest import run_cli
+    from pinn.training import batched
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batched, "_lbfgs_point_by_point", stopped)
+    sweep_dir = tmp_path / "sweep"
+    code, _, err = run_cli(["-m", "problem=finite_well", "problem.V0=5,20", *FAST, "trainer.phases.warmup.steps=20",
+                            "hydra/launcher=batched", f"hydra.sweep.dir={sweep_dir}"], tmp_path / "unused")
+    assert code == 130 and err.strip().splitlines()[-1].startswith("error: interrupted"), err
+    for job in ("0", "1"):
+        assert (sweep_dir / job / "checkpoint.pt").is_file() and (sweep_dir / job / "history.csv").is_file()

@@ -1,8 +1,10 @@
 """Hydra launcher `hydra/launcher=batched`: the points of a sweep that share a problem, a network
 and a schedule are trained together (pinn.batching), then each point's own job refines, evaluates
 and writes its run directory as a single run does. Points that cannot share a batch run one after
-another, as with the basic launcher."""
+another, as with the basic launcher. A Ctrl-C while a batch trains stops the sweep: every point
+trained so far keeps a checkpoint in its job directory (`python -m pinn resume=<it>`)."""
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,7 @@ class BatchedLauncher(Launcher):
             plain.append(_job_config(sweep_config, plain_config))
         outcomes: Dict[int, Any] = {}
         batches = batching.plan([c if c is not None else {} for c in plain], self.max_batch)
+        interrupted = False
         for batch in batches:
             if len(batch) < 2 or any(plain[i] is None for i in batch):
                 continue
@@ -69,13 +72,24 @@ class BatchedLauncher(Launcher):
                 log.info("jobs %s run one at a time: %s", ", ".join(f"#{initial_job_idx + i}" for i in batch), trained)
                 continue
             outcomes.update(zip(batch, trained))
+            if any(o.interrupted for o in trained):
+                interrupted = True
+                break
+        if interrupted:  # every point trained so far keeps a checkpoint; nothing else starts
+            outcomes = {i: dataclasses.replace(o, interrupted=o.start is not None) for i, o in outcomes.items()}
         runs = []
         for i, (overrides, sweep_config) in enumerate(zip(job_overrides, sweeps)):
+            if interrupted and i not in outcomes:
+                continue
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
             with batching.handed_over(plain[i] or {}, outcomes.get(i)):
                 runs.append(run_job(hydra_context=self.hydra_context, task_function=self.task_function,
                                     config=sweep_config, job_dir_key="hydra.sweep.dir",
                                     job_subdir_key="hydra.sweep.subdir"))
+        if interrupted:
+            log.info("the sweep was interrupted: each job trained so far kept a checkpoint (resume=<its directory>); "
+                     "%d job(s) did not start", len(job_overrides) - len(outcomes))
+            raise KeyboardInterrupt
         return runs
 
 

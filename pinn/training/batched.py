@@ -34,7 +34,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.utils._pytree import tree_map
 
-from pinn.errors import DivergenceError
+from pinn.errors import DivergenceError, Interrupted
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.problems.base import evaluated
 from pinn.training.checkpoints import capture_rng
@@ -149,32 +149,43 @@ def _totals(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
 @dataclass
 class Outcome:
     """How a point's batched training ended: its state to continue from, its history rows and its
-    phase steps, or the divergence that ended it."""
+    phase steps, or the divergence that ended it. `interrupted`: the batch was stopped (Ctrl-C)
+    in the middle; `start` then holds the weights reached, to continue from the start of the
+    phase that was interrupted."""
 
     start: dict[str, Any] | None
     rows: list[dict[str, Any]]
     batch: dict[str, Any]                 # points: the batch's size, seconds: its training time
     error: DivergenceError | None = None
+    interrupted: bool = False
 
 
 def train_together(points: Sequence[Point], phases: Sequence[Phase], default_points: int, log_every: int) -> list[Outcome]:
-    """Run `phases` on every point of the batch; see the module doc."""
+    """Run `phases` on every point of the batch; see the module doc. A Ctrl-C stops the batch and
+    hands each point over at the weights it reached (`Outcome.interrupted`)."""
     batch = Batch(points)
     begin = time.perf_counter()
-    for phase in phases:
+    finished, interrupted, stacked = len(phases) - 1, False, True
+    for index, phase in enumerate(phases):
         if phase.steps == 0:
             continue
         alive = [p for p in points if p.failed is None]
         if not alive:
             break
-        for point in alive:
-            point.problem.start_stage(point.model, phase.stage)
-        batch.load()
-        if phase.optimizer == "lbfgs":
-            _lbfgs_point_by_point(batch, phase, default_points, begin, log_every)
-        else:
-            _run_batched(batch, phase, default_points, begin, log_every, phase.stage == phases[-1].stage)
-    batch.store()
+        try:
+            for point in alive:
+                point.problem.start_stage(point.model, phase.stage)
+            batch.load()
+            if phase.optimizer == "lbfgs":
+                _lbfgs_point_by_point(batch, phase, default_points, begin, log_every)
+            else:
+                _run_batched(batch, phase, default_points, begin, log_every, phase.stage == phases[-1].stage)
+        except (KeyboardInterrupt, Interrupted):
+            finished, interrupted = index - 1, True
+            stacked = phase.optimizer != "lbfgs"  # L-BFGS trains the points' own models, which hold its progress
+            break
+    if not interrupted or stacked:
+        batch.store()
     seconds = time.perf_counter() - begin
     together = {"points": batch.size, "seconds": seconds}
     outcomes = []
@@ -182,11 +193,11 @@ def train_together(points: Sequence[Point], phases: Sequence[Phase], default_poi
         if point.failed is not None:
             outcomes.append(Outcome(None, point.rows, together, point.failed))
             continue
-        start = {"model": point.model.state_dict(), "step": point.steps, "phase_index": len(phases) - 1, "phase_step": 0,
+        start = {"model": point.model.state_dict(), "step": point.steps, "phase_index": finished, "phase_step": 0,
                  "phase_finished": True, "phase_steps": dict(point.phase_steps), "generator": point.generator.get_state(),
                  "rng": capture_rng(), "elapsed": seconds / batch.size, "final": point.final, "added_phases": [],
                  "extend_log": [], "trained_in_batch": together}
-        outcomes.append(Outcome(start, point.rows, together))
+        outcomes.append(Outcome(start, point.rows, together, interrupted=interrupted))
     return outcomes
 
 
