@@ -213,7 +213,7 @@ def _from_batch(outcome, problem, config: dict[str, Any], settings, out: Path) -
                                           "seed": settings.seed, "batch": outcome.batch})
         raise outcome.error
     if outcome.interrupted:
-        kept = {k: v for k, v in outcome.start.items() if k != "trained_in_batch"}  # resumed, it is a resume
+        kept = {k: v for k, v in outcome.start.items() if k != "trained_in_batch"}  # continued later: a resume
         save_checkpoint(out / "checkpoint.pt", {**kept, "config": config, "threads": torch.get_num_threads()})
         raise Interrupted(f"{problem.name}: its batch was interrupted after step {outcome.start['step']}; the weights "
                           f"it reached are kept; continue it (from the start of the interrupted phase) with: "
