@@ -179,6 +179,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         if _multirun():
             log.error("job failed: %s", exc)
             _record_failure(exc, cfg)
+            if isinstance(exc, Interrupted):  # the user stopped the sweep: no further job starts
+                raise KeyboardInterrupt from None
             return None
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, Interrupted):

@@ -68,3 +68,21 @@ def test_convergence_experiment_sweeps_width_and_points(tmp_path):
         (w, n) for w in ("4", "8", "16") for n in ("16", "32", "64")}
     assert all(r["status"] in ("ok", "wrong_state", "unconverged") for r in rows)
     assert json.loads((sweep / "0" / "metrics.json").read_text())["problem"] == "finite_well"
+
+
+def test_ctrl_c_in_a_job_stops_the_sweep(tmp_path, monkeypatch):
+    """The interrupted job keeps its record; the next job does not start; exit code 130."""
+    from conftest import run_cli
+    from pinn.errors import Interrupted
+    from pinn.training.trainer import Trainer
+
+    def interrupted(self, *args, **kwargs):
+        raise Interrupted("interrupted after step 3; checkpoint written to somewhere")
+
+    monkeypatch.setattr(Trainer, "fit", interrupted)
+    sweep = tmp_path / "sweep"
+    code, _, err = run_cli(["-m", "problem=infinite_well", "problem.L=1,2", *TINY, f"hydra.sweep.dir={sweep}"],
+                           tmp_path / "unused")
+    assert code == 130 and err.strip().splitlines()[-1].startswith("error: interrupted"), err
+    assert "interrupted after step 3" in (sweep / "0" / "metrics.json").read_text()
+    assert not (sweep / "1").exists()
