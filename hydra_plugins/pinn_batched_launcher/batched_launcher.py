@@ -83,9 +83,13 @@ class BatchedLauncher(Launcher):
                 continue
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
             with batching.handed_over(plain[i] or {}, outcomes.get(i)):
-                runs.append(run_job(hydra_context=self.hydra_context, task_function=self.task_function,
-                                    config=sweep_config, job_dir_key="hydra.sweep.dir",
-                                    job_subdir_key="hydra.sweep.subdir"))
+                try:
+                    runs.append(run_job(hydra_context=self.hydra_context, task_function=self.task_function,
+                                        config=sweep_config, job_dir_key="hydra.sweep.dir",
+                                        job_subdir_key="hydra.sweep.subdir"))
+                except KeyboardInterrupt:  # a job that stopped: the sweep stops, after the others keep theirs
+                    if not interrupted:
+                        raise
         if interrupted:
             log.info("the sweep was interrupted: each job trained so far kept a checkpoint (resume=<its directory>); "
                      "%d job(s) did not start", len(job_overrides) - len(outcomes))
