@@ -29,6 +29,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev
 
+# the interval check re-solves the network at an interval's end to this multiple of the equation
+# residual at the estimate
+RESTORED = 1.5
+
 
 class ResidualModule(nn.Module):
     """Wraps a model so that functional_call can swap its parameters while a residual is evaluated."""
@@ -181,3 +185,36 @@ def profile_shape(low: float, high: float, z: float) -> tuple[float, float]:
     curvature = (low + high) / (2 * z ** 2)
     slope = (high - low) / (4 * z)
     return curvature, (-slope / curvature if curvature > 0 else math.copysign(math.inf, -slope))
+
+
+def interval_check(model: nn.Module, data_rows: Callable[[], torch.Tensor], equation_rows: Callable[[], torch.Tensor],
+                   covariance: torch.Tensor, unknown: torch.Tensor, k: int, z: float) -> dict:
+    """A profile check of the intervals: unknown k moved to each end of its interval, the others
+    with it to first order (`interval_ends`), the network re-solved there (`restore_constraint`),
+    and the data misfit |r_d|^2 (rows in units of the noise) compared with the estimate's. Along
+    that profile, in units of k's standard error t, the misfit is 2 a t + c t^2 for a model
+    quadratic across the interval; for a linear model c = 1, and a = 0 at the data's optimum.
+    From the rises at t = +-z (`profile_shape`): `curvature` c (`linear`: within a factor 2 of 1)
+    and `offset` -a / c, where the data's optimum lies from the estimate in standard errors
+    (`centred`: within 1/2). Both need the equations restored at the ends to about their residual
+    at the estimate (`restored`, the ratio)."""
+    data_at, theta, _ = at_parameters(model, data_rows)
+    equations_at, _, _ = at_parameters(model, equation_rows)
+    with torch.no_grad():
+        misfit = lambda t: float((data_at(t) ** 2).sum())  # noqa: E731
+        base, residual = misfit(theta), float(torch.linalg.vector_norm(equations_at(theta)))
+    rises, restored = [], []
+    for step in interval_ends(covariance, unknown, k, z):
+        end, left = restore_constraint(equations_at, theta + step.to(theta), unknown, RESTORED * residual)
+        with torch.no_grad():
+            rise = misfit(end) - base
+        rises.append(rise if math.isfinite(rise) else None)
+        restored.append(left / residual if 0 < residual and math.isfinite(left) else None)
+    check = {"rise": rises, "expected": z ** 2, "restored": restored,
+             "curvature": None, "offset": None, "linear": False, "centred": False}
+    if None not in rises and None not in restored and max(restored) <= 2 * RESTORED:
+        curvature, offset = profile_shape(*rises, z)
+        check["curvature"], check["offset"] = curvature, offset if math.isfinite(offset) else None
+        check["linear"] = 0.5 <= curvature <= 2.0
+        check["centred"] = check["offset"] is not None and abs(offset) <= 0.5
+    return check

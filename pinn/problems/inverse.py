@@ -35,8 +35,8 @@ import torch
 from torch import nn
 
 from pinn.errors import ConfigError
-from pinn.numerics.uncertainty import (Profiled, at_parameters, columns_of, interval_ends, noise_scale,
-                                      parameter_jacobian, profile, profile_shape, restore_constraint)
+from pinn.numerics.uncertainty import (Profiled, columns_of, interval_check, noise_scale, parameter_jacobian,
+                                      profile)
 from pinn.problems.base import check_count, evaluated, check_number
 from pinn.problems.observations import MAX_OBSERVATIONS, Observations, read_observations, synthesize
 
@@ -48,9 +48,6 @@ NOISE_FLOOR = 0.005
 # a noise level estimated below this (data the model fits exactly) is taken at it
 MIN_NOISE = 1e-9
 Z95 = 1.959963984540054  # the two-sided 95% point of the standard normal
-# the interval check re-solves the network at an interval's end to this multiple of the equation
-# residual at the estimate
-RESTORED = 1.5
 
 
 @dataclass(frozen=True)
@@ -319,16 +316,8 @@ class InverseProblem:
     def _interval_check(self, model: nn.Module, equation_rows: Callable[[], torch.Tensor],
                         weighted_rows: Callable[[], torch.Tensor], profiled: Profiled, mask: torch.Tensor,
                         order: list[str]) -> dict[str, Any] | None:
-        """A profile check of the intervals: the least determined reported unknown is moved to each
-        end of its 95% interval, the others with it to first order, the network re-solved there
-        (pinn.numerics.uncertainty: interval_ends, restore_constraint), and the data misfit (in
-        units of the noise) compared with the estimate's. Along that profile, in units of the
-        unknown's standard error t, the misfit is 2 a t + c t^2 for a model quadratic across the
-        interval; for a linear model c = 1, and a = 0 at the data's optimum. From the rises at
-        t = +-Z95: `curvature` c (`linear`: within a factor 2 of 1) and `offset` -a / c, where
-        the data's optimum lies from the estimate in standard errors (`centred`: within 1/2). Both
-        need the equations restored at the ends to about their residual at the estimate
-        (`restored`, the ratio)."""
+        """The profile check of the intervals (pinn.numerics.uncertainty.interval_check) on the
+        least determined reported unknown."""
         reported = {u.name for u in self.unknown_parameters() if u.reported}
         variances = torch.diagonal(profiled.covariance)
         candidates = [k for k, name in enumerate(order) if name in reported and torch.isfinite(variances[k])
@@ -336,26 +325,8 @@ class InverseProblem:
         if not candidates:
             return None
         k = max(candidates, key=lambda j: float(variances[j]))
-        data_at, theta, _ = at_parameters(model, weighted_rows)
-        equations_at, _, _ = at_parameters(model, equation_rows)
-        with torch.no_grad():
-            misfit = lambda t: float((data_at(t) ** 2).sum())  # noqa: E731
-            base, residual = misfit(theta), float(torch.linalg.vector_norm(equations_at(theta)))
-        rises, restored = [], []
-        for step in interval_ends(profiled.covariance, mask, k, Z95):
-            end, left = restore_constraint(equations_at, theta + step.to(theta), mask, RESTORED * residual)
-            with torch.no_grad():
-                rise = misfit(end) - base
-            rises.append(rise if math.isfinite(rise) else None)
-            restored.append(left / residual if 0 < residual and math.isfinite(left) else None)
-        check: dict[str, Any] = {"unknown": order[k], "rise": rises, "expected": Z95 ** 2, "restored": restored,
-                                 "curvature": None, "offset": None, "linear": False, "centred": False}
-        if None not in rises and None not in restored and max(restored) <= 2 * RESTORED:
-            curvature, offset = profile_shape(*rises, Z95)
-            check["curvature"], check["offset"] = curvature, offset if math.isfinite(offset) else None
-            check["linear"] = 0.5 <= curvature <= 2.0
-            check["centred"] = check["offset"] is not None and abs(offset) <= 0.5
-        return check
+        return {"unknown": order[k], **interval_check(model, weighted_rows, equation_rows, profiled.covariance, mask,
+                                                      k, Z95)}
 
     def unknown_observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The unknowns to log every step, under their labels, in the reported units."""
