@@ -2,6 +2,7 @@
 
     python benchmarks/wells.py            # default problems and non-default parameter sets
     python benchmarks/wells.py --quick    # the three defaults only
+    python benchmarks/wells.py --problem harmonic double_well   # the rows of these problems
     python benchmarks/wells.py --device cuda --dtype float32
 
 Each row is a full `run()` of the same config the command line composes (same defaults), in a
@@ -48,8 +49,11 @@ VARIANTS = [
 def main() -> int:
     parser = harness.parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="only the three default problems")
+    parser.add_argument("--problem", nargs="*", help="only the rows of these problems")
     args = harness.parse(parser)
     cases = DEFAULTS + ([] if args.quick else VARIANTS)
+    if args.problem:
+        cases = [case for case in cases if case[0].split("=", 1)[1] in args.problem]
     header = (f"{'problem':<15} {'parameters':<42} {'E':>18} {'E_ref':>18} {'rel.err':>9} {'est.err':>9} {'RQ err':>9} "
               f"{'psi L2':>9} "
               f"{'Wein.w':>8} {'K-T w':>8} {'train s':>8} {harness.TIMES_HEADER} status")

@@ -10,7 +10,8 @@ Representation (the one place where the boundary conditions are imposed, `psi`):
   parity built in: in the central region psi = N(t^2) (even) or t N(t^2) (odd).
 * Dirichlet walls are exact: a factor vanishing at each wall multiplies the free part.
 * In a classically forbidden region the network multiplies a WKB envelope exp(-kappa * depth),
-  so it only has to represent a slowly varying factor.
+  so it only has to represent a slowly varying factor; in a stiff smooth potential (one region), an
+  envelope fitted to the WKB action beyond the turning points (pinn.problems.wells.envelope).
 
 Loss terms, with w the Gauss-Legendre weights of each region and E_s an energy scale; all but the
 Rayleigh term are residual vectors whose squares sum to the term (so Levenberg-Marquardt applies):
@@ -42,6 +43,7 @@ from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
 from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state
+from pinn.problems.wells.envelope import DEGREE, envelope_jet, fit_envelope
 
 DEFAULT_WEIGHTS = {
     "residual": 1.0,
@@ -67,10 +69,12 @@ class EigenModel(nn.Module):
     several parameter sets can be trained together, pinn.training.batched)."""
 
     def __init__(self, nets: Sequence[RegionNets], energies: Sequence[float], energy_scale: float,
-                 decay_rates: np.ndarray, trainable_energy: bool = True):
+                 decay_rates: np.ndarray, envelopes: np.ndarray, trainable_energy: bool = True):
         super().__init__()
         self.states = nn.ModuleList(nets)
         self.register_buffer("decay_rates", torch.as_tensor(decay_rates, dtype=torch.float64))
+        # Chebyshev coefficients of each state's smooth-potential envelope exponent (recomputed from the problem)
+        self.register_buffer("envelopes", torch.as_tensor(envelopes, dtype=torch.float64), persistent=False)
         self.forbidden = (np.asarray(decay_rates) > 0).tolist()  # host-side copy: no device sync per call
         self.register_buffer("energy_scale", torch.tensor(float(energy_scale), dtype=torch.float64))
         self.register_buffer("loss_unit", torch.tensor(float(energy_scale), dtype=torch.float64), persistent=False)
@@ -207,7 +211,7 @@ class SchrodingerProblem(Problem):
         fixed = self.fixed_energies()
         energies = fixed if fixed is not None else self.initial_energies()
         return EigenModel(nets, energies, self.energy_scale, self.decay_rates(self.level_estimates()),
-                          trainable_energy=fixed is None)
+                          self.envelope_fits, trainable_energy=fixed is None)
 
     def level_estimates(self, modes: int = 64) -> np.ndarray:
         """Rough levels from a Galerkin projection on box sines sqrt(2/l) sin(m pi (x - a) / l).
@@ -230,12 +234,32 @@ class SchrodingerProblem(Problem):
             rates[:, k] = np.sqrt(np.maximum(V_mean - np.asarray(energies, float), 0.0))
         return rates
 
+    @cached_property
+    def envelope_fits(self) -> np.ndarray:
+        """Per state, the Chebyshev rows of its smooth-potential envelope exponent (zeros: none;
+        only a one-region V whose states decay by more than LEAST_DECAY e-folds gets one)."""
+        levels = self.level_estimates()
+        fits = np.zeros((len(levels), 3, DEGREE + 1))
+        if len(self.regions) == 1:
+            lo, hi = self.regions[0]
+            for j, level in enumerate(levels):
+                fits[j] = fit_envelope(self._V, float(level), lo, hi, even=self.symmetric)
+        return fits
+
+    @property
+    def smooth_envelope(self) -> bool:
+        return bool(np.any(self.envelope_fits))
+
     def _envelope(self, model: EigenModel, state: int, region: int, t: Jet) -> Jet | float:
         """exp(-kappa * distance into the forbidden region), matching where psi is largest:
-        growing towards the cut from the centre (cosh, even), decaying towards a wall, or both."""
+        growing towards the cut from the centre (cosh, even), decaying towards a wall, or both.
+        In a smooth potential, exp(-P), P the fit of the WKB action (pinn.problems.wells.envelope)."""
         kappa = model.decay_rates[state, region].to(t.value.dtype)
         lo, hi = self.regions[region]
         first, last = region == 0, region == len(self.regions) - 1
+        if first and last and self.smooth_envelope:
+            z = (t * t - 0.5 * hi * hi) / (0.5 * hi * hi) if self.symmetric else (t - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
+            return envelope_jet(z, model.envelopes[state].to(t.value.dtype))
         if (first and last) or not model.forbidden[state][region]:
             return 1.0
         if self.symmetric and first:
