@@ -72,9 +72,9 @@ def test_fd_reference_matches_whole_line_spectra(problem, exact):
     ["problem=poschl_teller"],
     ["problem=custom", "problem.potential='x**2 + 0.3 * x'"],
 ])
-def test_short_training_lands_near_the_fd_reference(overrides, tmp_path):
+def test_short_training_lands_near_the_spectral_reference(overrides, tmp_path):
     metrics = run(compose_config(overrides + FAST), out_dir=tmp_path)
-    assert metrics["reference_source"] == "finite_difference"
+    assert metrics["reference_source"] == "spectral"
     assert metrics["tolerance"] == 1e-4
     assert metrics["status"] == "ok"
     assert metrics["relative_errors"][0] < 1e-3

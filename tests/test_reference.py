@@ -109,3 +109,33 @@ def test_exact_roots_over_extreme_geometries():
     tall = symmetric_step_well(100.0, 0.0, 1e4, 1.01e6, 4).eigenvalues  # two wide boxes behind a barrier
     side = (np.array([1, 1, 2, 2]) * np.pi / (1.01e6 - 1e4)) ** 2
     assert np.all(np.abs(tall / side - 1) < 1e-3)
+
+
+@pytest.mark.parametrize("potential, a, b, exact", [
+    (lambda x: 0.0 * x, -1.0, 1.0, [(np.pi / 2) ** 2 * n * n for n in (1, 2, 3)]),
+    # the walls at +-4.607 move these by ~exp(-223): the whole-line levels omega (2n + 1)
+    (lambda x: 10.52**2 * x * x, -4.607, 4.607, [10.52, 31.56, 52.6]),
+    (lambda x: 400.0 * x * x, -8.0, 8.0, [20.0, 60.0, 100.0]),
+    # Poschl-Teller lam = 2 on [-12, 12]: the ground state -4 to ~1e-19
+    (lambda x: -6.0 / np.cosh(x) ** 2, -12.0, 12.0, [-4.0]),
+])
+def test_spectral_solver_reaches_exact_levels_to_rounding(potential, a, b, exact):
+    from pinn.reference.spectral import solve_converged
+
+    galerkin = solve_converged(potential, a, b, len(exact))
+    assert np.allclose(galerkin.eigenvalues, exact, rtol=2e-13, atol=0)
+    assert np.all(galerkin.error_estimate < 1e-12 * np.abs(exact))
+
+
+def test_spectral_and_fd_agree_on_an_asymmetric_potential():
+    """Two independent discretizations of x^4 - 3 x^2 + 0.7 x on [-3, 3]: the levels within the
+    FD's own error estimate, the eigenfunctions (normalized, same sign) pointwise."""
+    from pinn.reference.spectral import solve_converged
+
+    V = lambda x: x**4 - 3 * x**2 + 0.7 * x  # noqa: E731
+    galerkin = solve_converged(V, -3.0, 3.0, 3)
+    fd = solve_richardson(V, -3.0, 3.0, 3, n_cells=2000)
+    assert np.all(np.abs(galerkin.eigenvalues - fd.eigenvalues) <= fd.error_estimate + 1e-9 * np.abs(fd.eigenvalues))
+    x = fd.finest.x
+    for k in range(3):
+        assert np.max(np.abs(galerkin.eigenfunction(k, x) - fd.finest.eigenvectors[:, k])) < 1e-5

@@ -1,5 +1,6 @@
-"""The reference of a one-dimensional Schrödinger problem (exact roots where they exist, converged
-finite differences always) and the evaluation of a trained model against it."""
+"""The reference of a one-dimensional Schrödinger problem (exact roots where they exist, a converged
+Legendre-Galerkin solve for a smooth V, converged finite differences always) and the evaluation
+of a trained model against it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from pinn.reference import analytic
+from pinn.reference import analytic, spectral
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
 from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, level_check, record, relative
 
 # extra reference states beyond the solved ones, to recognise a run that ended in a higher state
 EXTRA_STATES = 2
+# relative error estimate a Legendre-Galerkin solve must reach to be the reference of a smooth V
+SPECTRAL_ACCURACY = 1e-12
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,13 @@ class Reference:
     eigenfunctions: Sequence[Callable[[np.ndarray], np.ndarray]]
     source: str
     fd: RichardsonResult
+    error_estimate: np.ndarray  # of `eigenvalues`; zeros for exact roots
 
 
 def schrodinger_reference(problem, n_states: int) -> Reference:
-    """Exact eigenpairs where the problem names a known family, Richardson-extrapolated FD always."""
+    """Exact eigenpairs where the problem names a known family; else, for a V without jumps, a
+    Legendre-Galerkin solve converged to SPECTRAL_ACCURACY; else Richardson-extrapolated FD (~1e-10;
+    computed always, its levels and error estimates are reported beside the reference)."""
     a, b = problem.domain
     grid = np.linspace(a, b, 4001)
     spread = float(np.ptp(problem.potential(grid)))
@@ -41,10 +47,16 @@ def schrodinger_reference(problem, n_states: int) -> Reference:
     elif family == "symmetric_step_well":
         exact = analytic.symmetric_step_well(spec["V_in"], spec["V_out"], spec["a"], spec["L"], n_states)
     else:
+        if not any(a < p < b for p in problem.breakpoints):
+            galerkin = spectral.solve_converged(problem.potential, a, b, n_states)
+            size = np.maximum(np.abs(galerkin.eigenvalues), problem.energy_scale)
+            if np.all(galerkin.error_estimate <= SPECTRAL_ACCURACY * size):
+                functions = [functools.partial(galerkin.eigenfunction, k) for k in range(n_states)]
+                return Reference(galerkin.eigenvalues, functions, "spectral", fd, galerkin.error_estimate)
         finest = fd.finest
         functions = [functools.partial(interpolate_state, finest, k) for k in range(n_states)]
-        return Reference(fd.eigenvalues, functions, "finite_difference", fd)
-    return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd)
+        return Reference(fd.eigenvalues, functions, "finite_difference", fd, fd.error_estimate)
+    return Reference(exact.eigenvalues, exact.eigenfunctions, "analytic", fd, np.zeros(n_states))
 
 
 def kato_temple(rayleigh: np.ndarray, radius: np.ndarray, levels: np.ndarray) -> list[list[float] | None]:
@@ -111,7 +123,7 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
     }
     identity = "; ".join(f"state {j} converged to reference state {matches[j]} (E={energies[j]:.10g}, "
                          f"reference E_{matches[j]}={ref.eigenvalues[matches[j]]:.10g})" for j in wrong)
-    reference_errors = ref.fd.error_estimate[:n] if ref.source == "finite_difference" else np.zeros(n)
+    reference_errors = ref.error_estimate[:n]
     checks = [Check("state", not wrong, identity or "every state matches the reference state of its index"),
               level_check(rayleigh, estimate.galerkin_levels),
               *eigen_checks(energies, rayleigh, radius, kato, ref.eigenvalues[:n], reference_errors, ref.source,
