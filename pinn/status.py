@@ -155,6 +155,29 @@ def optimizer_check(final: Mapping[str, Any] | None, tolerance: float,
                                     f"over its last {window} steps")
 
 
+def level_groups(levels: Sequence[float], tol: float = 1e-6) -> list[list[int]]:
+    """Indices of equal eigenvalues (relative tolerance tol), in order."""
+    groups: list[list[int]] = []
+    for j, E in enumerate(levels):
+        if groups and abs(E - levels[groups[-1][0]]) <= tol * max(abs(E), 1.0):
+            groups[-1].append(j)
+        else:
+            groups.append([j])
+    return groups
+
+
+def distinct_neighbours(levels: Sequence[float], n: int) -> tuple[list[float], list[float]]:
+    """For states 0..n-1, the nearest distinct levels below and above their own (-inf below the
+    lowest, nan past the last): a degenerate level, or a doublet split by less than the grouping
+    tolerance (a deep double well: 1e-11), is one point of the spectrum for Kato-Temple."""
+    groups = level_groups(levels)
+    distinct = [float(levels[g[0]]) for g in groups]
+    level_of = {j: k for k, g in enumerate(groups) for j in g}
+    below = [distinct[level_of[j] - 1] if level_of[j] > 0 else -np.inf for j in range(n)]
+    above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
+    return below, above
+
+
 def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | None]:
     """Kato-Temple intervals: if (a, b) holds only one point E of the spectrum (of any multiplicity)
     and a < R < b, then R - eta^2 / (b - R) <= E <= R + eta^2 / (R - a), with R the Rayleigh

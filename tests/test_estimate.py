@@ -115,3 +115,21 @@ def test_a_short_schedule_is_refined_and_its_estimate_is_honest(tmp_path):
         assert estimated <= 1e-7 and true <= 1e-7
     if estimated > 1e-7:
         assert metrics["status"] == "unconverged" and "estimated relative error" in metrics["status_detail"]
+
+
+def test_kato_temple_bounds_the_states_of_an_unresolved_doublet():
+    """finite_barrier V0=408.4 half_width=1.209 L=2.116: two wells behind a wide barrier, their
+    levels split by less than a rounding unit. A Rayleigh quotient of state 0 a little above the
+    level of state 1 used to get no bound (R not between its index neighbours); the doublet is one
+    point of the spectrum, and each state's interval must contain it."""
+    from pinn.problems.wells.evaluate import kato_temple
+    from pinn.reference import symmetric_step_well
+
+    levels = symmetric_step_well(408.4, 0.0, 1.209, 2.116, 4).eigenvalues
+    rayleigh = np.array([levels[0] * (1 + 1e-11), levels[1] * (1 + 4.5e-9)])
+    radius = np.array([1e-4, 2e-3])  # |R - E| <= radius^2 / gap needs at least 6e-5 and 1.3e-3
+    bounds = kato_temple(rayleigh, radius, levels)
+    for j in range(2):
+        assert bounds[j] is not None
+        assert bounds[j][0] <= levels[j] <= bounds[j][1]
+        assert bounds[j][1] - bounds[j][0] < 2e-8 * levels[j]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pinn.config import compose_config
-from pinn.problems.plane.evaluate import level_groups
+from pinn.status import level_groups
 from pinn.reference import plane as P
 from pinn.run import run
 

@@ -14,7 +14,8 @@ import torch
 from scipy.linalg import subspace_angles
 
 from pinn.reference.plane import PlaneReference, solve_richardson
-from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, level_check, record, relative
+from pinn.status import (Check, Criteria, distinct_neighbours, eigen_checks, kato_temple_between, level_check,
+                         level_groups, record, relative)
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,6 @@ class Reference:
 
 def plane_reference(problem) -> Reference:
     return Reference(solve_richardson(problem.potential, problem.bounds, problem.n_states + 2), problem.exact_levels())
-
-
-def level_groups(levels: np.ndarray, tol: float = 1e-6) -> list[list[int]]:
-    """Indices of equal eigenvalues (relative tolerance tol), in order."""
-    groups: list[list[int]] = []
-    for j, E in enumerate(levels):
-        if groups and abs(E - levels[groups[-1][0]]) <= tol * max(abs(E), 1.0):
-            groups[-1].append(j)
-        else:
-            groups.append([j])
-    return groups
 
 
 def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -70,8 +60,7 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
     all_levels = level_groups(fd.eigenvalues)
     distinct = [float(fd.eigenvalues[g[0]]) for g in all_levels]
     level_of = {j: k for k, g in enumerate(all_levels) for j in g}
-    below = [distinct[level_of[j] - 1] if level_of[j] > 0 else -np.inf for j in range(n)]
-    above = [distinct[level_of[j] + 1] if level_of[j] + 1 < len(distinct) else np.nan for j in range(n)]
+    below, above = distinct_neighbours(fd.eigenvalues, n)
     scale = problem.energy_scale
     kato = kato_temple_between(rayleigh, radius, below, above)
     metrics: dict[str, Any] = {

@@ -14,7 +14,8 @@ import torch
 
 from pinn.reference import analytic, spectral
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
-from pinn.status import Check, Criteria, eigen_checks, kato_temple_between, level_check, record, relative
+from pinn.status import (Check, Criteria, distinct_neighbours, eigen_checks, kato_temple_between, level_check, record,
+                         relative)
 
 # extra reference states beyond the solved ones, to recognise a run that ended in a higher state
 EXTRA_STATES = 2
@@ -60,11 +61,9 @@ def schrodinger_reference(problem, n_states: int) -> Reference:
 
 
 def kato_temple(rayleigh: np.ndarray, radius: np.ndarray, levels: np.ndarray) -> list[list[float] | None]:
-    """Kato-Temple intervals of non-degenerate states, the gap estimates a = E_{j-1}, b = E_{j+1}
-    from the finite-difference levels (see `kato_temple_between`)."""
-    below = [levels[j - 1] if j > 0 else -np.inf for j in range(len(rayleigh))]
-    above = [levels[j + 1] for j in range(len(rayleigh))]
-    return kato_temple_between(rayleigh, radius, below, above)
+    """Kato-Temple intervals of the states, the gap estimates the neighbouring distinct
+    finite-difference levels (see `kato_temple_between`, `distinct_neighbours`)."""
+    return kato_temple_between(rayleigh, radius, *distinct_neighbours(levels, len(rayleigh)))
 
 
 def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
