@@ -70,7 +70,8 @@ def main() -> int:
     parser = harness.parser(__doc__)
     parser.add_argument("--sets", type=int, default=20, help="parameter sets per problem")
     parser.add_argument("--draw-seed", type=int, default=0, help="seed of the parameter draws")
-    parser.add_argument("--problem", nargs="*", default=PROBLEMS)
+    parser.add_argument("--problem", nargs="*", default=PROBLEMS, choices=PROBLEMS,
+                        help="only these problems (put extra overrides before this option)")
     args = harness.parse(parser)
     header = (f"{'problem':<14} {'parameters':<62} {'true err':>9} {'est err':>9} {'est/true':>8} "
               f"{'tol':>7} {'rounds':>6} {'train s':>8} status")

@@ -49,7 +49,9 @@ VARIANTS = [
 def main() -> int:
     parser = harness.parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="only the three default problems")
-    parser.add_argument("--problem", nargs="*", help="only the rows of these problems")
+    names = sorted({case[0].split("=", 1)[1] for case in DEFAULTS + VARIANTS})
+    parser.add_argument("--problem", nargs="*", choices=names,
+                        help="only the rows of these problems (put extra overrides before this option)")
     args = harness.parse(parser)
     cases = DEFAULTS + ([] if args.quick else VARIANTS)
     if args.problem:

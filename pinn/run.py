@@ -28,6 +28,7 @@ from pinn.training.loggers import TensorBoardLogger, fan_out
 from pinn.training.threads import ThreadChoice, usable_cores, using_threads
 from pinn.training.threads import choose as choose_threads
 from pinn.training.refine import Refinement
+from pinn.training.restart import restart_states
 from pinn.training.trainer import Trainer
 
 log = logging.getLogger("pinn")
@@ -119,7 +120,9 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     model = problem.build_model(settings.width, settings.depth, settings.activation)
     model = model.to(device=settings.device, dtype=settings.dtype)
     refinement = Refinement(settings.refine, phases, settings.collocation_points, lambda: problem.estimate(model),
-                            tolerance[0], history=checkpoint.get("extend_log", []) if checkpoint else ())
+                            tolerance[0], history=checkpoint.get("extend_log", []) if checkpoint else (),
+                            misplaced=lambda: problem.misplaced_states(model),
+                            restart=lambda states: restart_states(problem, model, states))
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config, "threads": threads.used},

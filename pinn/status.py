@@ -194,19 +194,26 @@ def kato_temple_between(rayleigh, radius, below, above) -> list[list[float] | No
     return bounds
 
 
-def level_check(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> Check:
-    """No level skipped, by an independent count: `upper_levels` are Ritz values of a Galerkin
-    approximation (ascending, one more than the states), each above the true level of its index.
-    A state j whose Rayleigh quotient lies beyond the midpoint between upper level j and the next
-    distinct one is therefore on a higher level than j (or far from converged)."""
+def skipped_levels(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> list[tuple[int, float, float]]:
+    """(state, its Galerkin level, the next distinct one) for every state that skipped a level, by
+    an independent count: `upper_levels` are Ritz values of a Galerkin approximation (ascending,
+    one more than the states), each above the true level of its index. A state j whose Rayleigh
+    quotient lies beyond the midpoint between upper level j and the next distinct one is therefore
+    on a higher level than j (or far from converged)."""
     levels = np.asarray(upper_levels, dtype=float)
     skipped = []
     for j, R in enumerate(rayleigh):
         above = [G for G in levels[j + 1:] if G > levels[j] + 1e-6 * max(abs(levels[j]), 1e-300)]
         if above and not R <= 0.5 * (levels[j] + above[0]):
-            skipped.append(f"state {j} has its Rayleigh quotient {R:.10g} above the midpoint between the Galerkin "
-                           f"level {j} ({levels[j]:.10g}, at or above the true one) and the next ({above[0]:.10g}): "
-                           f"a lower level was skipped")
+            skipped.append((j, float(levels[j]), float(above[0])))
+    return skipped
+
+
+def level_check(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> Check:
+    """No level skipped (see `skipped_levels`)."""
+    skipped = [f"state {j} has its Rayleigh quotient {rayleigh[j]:.10g} above the midpoint between the Galerkin "
+               f"level {j} ({level:.10g}, at or above the true one) and the next ({following:.10g}): "
+               f"a lower level was skipped" for j, level, following in skipped_levels(rayleigh, upper_levels)]
     return Check("state", not skipped, "; ".join(skipped) or "no level skipped (independent Galerkin count)")
 
 

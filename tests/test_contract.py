@@ -42,7 +42,10 @@ def test_every_problem_runs_end_to_end(name, tmp_path):
     assert metrics["problem"] == name and metrics["report"] == cls.report
     assert metrics["status"] in STATUSES and all(c["kind"] for c in metrics["checks"])
     if "estimated_relative_errors" in metrics:  # two steps are far from any tolerance: one round follows
-        assert [row["action"] for row in metrics["refinement"]] == ["refine", "rounds_spent"]
+        actions = [row["action"] for row in metrics["refinement"]]
+        if actions[0] == "restart":  # a state far from converged may sit above the next Galerkin level
+            actions = actions[1:]
+        assert actions == ["refine", "rounds_spent"]
         assert metrics["status"] != "ok"
     for key in ("eigenvalues", "reference_eigenvalues", "relative_errors"):
         assert len(metrics[key]) >= 1 and all(np.isfinite(metrics[key])), key

@@ -113,3 +113,43 @@ def test_a_phase_ends_early_once_the_estimate_is_well_within_the_tolerance():
     assert result.phase_steps == {"solve": 2 * EARLY_STOP_EVERY}
     assert result.final["stopped"] is True and len(asked) == 3
     assert [row["action"] for row in refinement.log] == ["met"]
+
+
+def test_a_state_that_skipped_a_level_is_restarted_once_then_the_last_phase_runs_again():
+    """The restart is asked for the states an independent count names; it runs once per run even
+    if the count still names them, and the refinement goes on as before."""
+    model = Fit()
+    restarts = []
+
+    def loss(stage, batch):
+        t = batch["t"]
+        return {"fit": model.a * torch.exp(-model.k * t) - 2.5 * torch.exp(-1.3 * t)}
+
+    phases = [Phase("solve", "solve", "lm", 5, patience=1000)]
+    estimates = iter([1e-3, 1e-3, 1e-7])
+    refinement = Refinement(RefineSettings(rounds=1), phases, 8, lambda: {"E0": next(estimates, 1e-7)}, 1e-6,
+                            misplaced=lambda: [1], restart=lambda states: restarts.append(states) or [{"state": 1}])
+    trainer = Trainer(phases, progress="none", extend=refinement)
+    result = trainer.fit(model, loss, lambda generator, n=8: {"t": torch.linspace(0.0, 3.0, n, dtype=torch.float64)},
+                         lambda: {"a": model.a.detach()})
+    assert restarts == [[1]]
+    assert [row["action"] for row in refinement.log] == ["restart", "refine", "met"]
+    assert refinement.log[0]["states"] == [1]
+    assert [p.name for p in result.added_phases] == ["solve_restart", "solve_refine1"]
+
+
+def test_restart_refits_a_state_to_its_level_from_any_network():
+    """harmonic omega = 2, state 2 of an untrained network refitted to the Galerkin estimate: its
+    Rayleigh quotient lands on the exact level 10 (the walls at +-5 move it by ~1e-20)."""
+    from pinn.problems import build_problem
+    from pinn.training.restart import restart_states
+
+    torch.manual_seed(0)
+    problem = build_problem({"name": "harmonic", "omega": 2.0, "n_states": 3})
+    model = problem.build_model(16, 2, "tanh").double()
+    record = restart_states(problem, model, [2])
+    assert record[0]["state"] == 2 and record[0]["fit_misfit"] <= 1e-3
+    rayleigh = problem.estimator(model).rayleigh[2]
+    assert abs(rayleigh - 10.0) < 1e-4 * 10.0
+    assert abs(float(model.energies[2]) - 10.0) < 1e-10 * 10.0
+    assert 2 not in problem.misplaced_states(model)

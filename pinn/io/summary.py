@@ -21,14 +21,17 @@ def estimated(metrics: Mapping[str, Any], state: int) -> str:
 
 
 def refinement_line(metrics: Mapping[str, Any]) -> list[str]:
-    """The refinement rounds a run took after its schedule (pinn.training.refine), if any."""
+    """The restart and the refinement rounds a run took after its schedule (pinn.training.refine), if any."""
     rows = metrics.get("refinement") or []
+    lines = [f"  restarted state(s) {row['states']}, which had skipped a level, from the Galerkin estimate "
+             f"(fit misfit {max(f['fit_misfit'] for f in row['fits']):.1e}), then phase {row['phase']}"
+             for row in rows if row["action"] == "restart"]
     rounds = [row for row in rows if row["action"] == "refine"]
     if not rounds:
-        return []
-    path = " -> ".join(f"{row['estimate']:.1e}" for row in rows)
-    return [f"  refined in {len(rounds)} round(s) up to {rounds[-1]['collocation_points']} nodes: "
-            f"estimated error {path} ({rows[-1]['action'].replace('_', ' ')})"]
+        return lines
+    path = " -> ".join(f"{row['estimate']:.1e}" for row in rows if row["action"] != "restart")
+    return lines + [f"  refined in {len(rounds)} round(s) up to {rounds[-1]['collocation_points']} nodes: "
+                    f"estimated error {path} ({rows[-1]['action'].replace('_', ' ')})"]
 
 
 def reference_line(metrics: Mapping[str, Any]) -> list[str]:

@@ -116,6 +116,17 @@ class Problem(ABC):
             return None
         return {k: v for k, v in self.arguments.items() if k not in self.training_only}
 
+    def misplaced_states(self, model: nn.Module) -> list[int]:
+        """The states that an independent count (never the reference) shows on a higher level
+        than their index; none by default."""
+        return []
+
+    def restart_state(self, model: nn.Module, state: int) -> tuple[nn.Module, Callable[[], torch.Tensor]]:
+        """Set `state`'s eigenvalue to the independent estimate of its level and return the network
+        to refit and the residual rows of the fit to that estimate's eigenfunction (the training
+        side fits it: pinn.training.restart). Only problems with `misplaced_states` have one."""
+        raise NotImplementedError(f"{self.name} cannot restart a state")
+
     def reference_sources(self) -> list[Path]:
         """The code (and data) the reference is computed by: its family's folder and
         pinn/reference; a change to any of these files makes the cached entries stale."""

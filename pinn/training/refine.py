@@ -1,5 +1,5 @@
 """Training to a requested accuracy: after the schedule, more rounds while an a-posteriori estimate
-says the tolerance is not met.
+says the tolerance is not met, and once a restart of states that skipped a level.
 
 The estimate comes from the problem (`Problem.estimate`: the relative error of each eigenvalue,
 computed from the trained model alone, never from the reference). Each round repeats one phase of
@@ -68,13 +68,18 @@ class Refinement:
 
     def __init__(self, settings: RefineSettings, phases: Sequence[Phase], default_points: int,
                  estimate: Callable[[], Mapping[str, float] | None], tolerance: float,
-                 history: Sequence[Mapping[str, Any]] = ()):
+                 history: Sequence[Mapping[str, Any]] = (),
+                 misplaced: Callable[[], list[int]] | None = None,
+                 restart: Callable[[list[int]], list[dict[str, Any]]] | None = None):
+        """`misplaced()` names the states an independent count shows on a wrong level; once per
+        run, `restart(states)` refits them (pinn.training.restart) and the last phase runs again."""
         self.settings = settings
         self.base = next((p for p in phases if p.name == settings.phase), None) if settings.phase else phases[-1]
         self.default_points = default_points
         self.estimate = estimate
         self.tolerance = tolerance
         self.log: list[dict[str, Any]] = [dict(row) for row in history]
+        self.misplaced, self.restart = misplaced, restart
 
     def well_within(self) -> bool:
         """Whether the estimate is already within EARLY_STOP_FRACTION of the tolerance (the
@@ -93,6 +98,16 @@ class Refinement:
         worst_name = max(estimates, key=lambda k: estimates[k])
         worst = float(estimates[worst_name])
         row: dict[str, Any] = {"step": result.steps, "estimate": worst, "worst": worst_name}
+        restarted = any(r["action"] == "restart" for r in self.log)
+        can_restart = not (restarted or self.restart is None or self.misplaced is None or result.out_of_time
+                           or self.base is None or self.base.steps == 0)
+        misplaced = self.misplaced() if can_restart else []
+        if misplaced:
+            log.info("state(s) %s skipped a level (independent Galerkin count): restarting them", misplaced)
+            phase = dataclasses.replace(self.base, name=f"{self.base.name}_restart", extra_steps_per_state=0)
+            row.update(action="restart", states=misplaced, fits=self.restart(misplaced), phase=phase.name)
+            self.log.append(row)
+            return phase
         if worst <= self.tolerance:
             row["action"] = "met"
             log.info("a-posteriori estimate %.1e (%s) within the tolerance %.1e after %d steps",

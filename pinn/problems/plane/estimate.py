@@ -62,6 +62,18 @@ class PlaneEstimator:
         nodes = [max(MIN_NODES, NODES_PER_MODE * m) for m in (self.modes_x, self.modes_y)]
         return box_sine_galerkin(self.problem.potential, self.problem.bounds, self.modes_x, self.modes_y, *nodes)
 
+    def galerkin_function(self, state: int, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The Galerkin eigenfunction `state` and its x and y derivatives at the points (x, y)."""
+        _, vectors, _ = self.galerkin
+        axes = []
+        for p, (lo, hi), modes in ((x, self.problem.bounds[0], self.modes_x), (y, self.problem.bounds[1], self.modes_y)):
+            k = np.arange(1, modes + 1) * np.pi / (hi - lo)
+            phase = np.outer(k, p - lo)
+            axes.append((math.sqrt(2 / (hi - lo)) * np.sin(phase), math.sqrt(2 / (hi - lo)) * k[:, None] * np.cos(phase)))
+        (sx, dsx), (sy, dsy) = axes
+        coefficients = vectors[:, state].reshape(self.modes_y, self.modes_x)
+        return tuple(np.einsum("nm,mi,ni->i", coefficients, a, b) for a, b in ((sx, sy), (dsx, sy), (sx, dsy)))
+
     def __call__(self, model) -> Estimate:
         problem = self.problem
         levels, vectors, ((x, wx, Sx, _), (y, wy, Sy, _)) = self.galerkin

@@ -40,6 +40,7 @@ from pinn.numerics.nets import MLP
 from pinn.problems.base import Deferred, Pointwise, Problem, check_count, check_length, check_number, check_ratio, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
+from pinn.status import skipped_levels
 
 # In the warm-up a state may lower its Rayleigh quotient by (E_j - E_0) / E_s <= 1 by collapsing
 # onto a lower state; an orthogonality residual weighted 10 (100 in the loss) makes that a loss.
@@ -259,6 +260,36 @@ class PlaneProblem(Problem):
 
     def estimate(self, model: PlaneModel) -> dict[str, float]:
         return {f"E{j}": float(e) for j, e in enumerate(self.estimator(model).relative_error)}
+
+    def misplaced_states(self, model: PlaneModel) -> list[int]:
+        """States whose Rayleigh quotient sits above the midpoint to the next Galerkin level."""
+        estimate = self.estimator(model)
+        return [j for j, _, _ in skipped_levels(estimate.rayleigh, estimate.galerkin_levels)]
+
+    def restart_state(self, model: PlaneModel, state: int) -> tuple[nn.Module, Any]:
+        """E to the Galerkin level of `state`; the rows sqrt(w) (psi - g) and the same of its
+        gradient (over sqrt(E_s)) on the warm-up's rule, g the Galerkin eigenfunction signed to
+        agree with psi. Values alone left the fitted state's Rayleigh quotient 10% above g's."""
+        levels = self.estimator.galerkin[0]
+        param = model.energy_raw
+        with torch.no_grad():
+            param[state] = float(levels[state]) / model.energy_scale
+        batch = self.collocation(FINE_POINTS, param.device, param.dtype)
+        x, y, w = batch["x"], batch["y"], batch["w"]
+        target = torch.stack([torch.as_tensor(f, device=param.device, dtype=param.dtype) for f in
+                              self.estimator.galerkin_function(state, x.cpu().double().numpy(), y.cpu().double().numpy())], -1)
+        with torch.no_grad():
+            if float((w * self.psi(model, state, x, y)[0] * target[:, 0]).sum()) < 0:
+                target = -target
+        return model.states[state], lambda: Pointwise(functools.partial(self._fit_rows, model, state), x, y, w, target)
+
+    def _fit_rows(self, model: PlaneModel, state: int, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
+                  target: torch.Tensor) -> torch.Tensor:
+        """sqrt(w) (psi - g, (psi_x - g_x) / sqrt(E_s), (psi_y - g_y) / sqrt(E_s)) at the nodes (x, y)."""
+        psi, px, py, _ = self.psi(model, state, x, y)
+        unit = math.sqrt(float(self.energy_scale))
+        return w.sqrt()[:, None] * (torch.stack([psi, px / unit, py / unit], -1)
+                                    - target * target.new_tensor([1.0, 1 / unit, 1 / unit]))
 
     def parts(self, model: PlaneModel) -> dict[str, torch.Tensor] | None:
         """One part per state: state j's rows see the lower states only as fixed data."""

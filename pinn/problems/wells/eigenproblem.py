@@ -44,6 +44,7 @@ from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
 from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state
 from pinn.problems.wells.envelope import DEGREE, envelope_jet, fit_envelope
+from pinn.status import skipped_levels
 
 DEFAULT_WEIGHTS = {
     "residual": 1.0,
@@ -105,6 +106,39 @@ class SchrodingerProblem(Problem):
 
     def estimate(self, model: EigenModel) -> dict[str, float]:
         return {f"E{j}": float(e) for j, e in enumerate(self.estimator(model).relative_error)}
+
+    def misplaced_states(self, model: EigenModel) -> list[int]:
+        """States whose Rayleigh quotient sits above the midpoint to the next Galerkin level."""
+        estimate = self.estimator(model)
+        return [j for j, _, _ in skipped_levels(estimate.rayleigh, estimate.galerkin_levels)]
+
+    def restart_state(self, model: EigenModel, state: int) -> tuple[nn.Module, Any]:
+        """E to the Galerkin level of `state`; the rows sqrt(w) (psi - g) and sqrt(w) (psi' - g') /
+        sqrt(E_s) on Gauss nodes of each region, g the Galerkin eigenfunction, signed to agree with psi."""
+        levels, _ = self.estimator.galerkin_solution
+        param = model.energy_raw
+        if param.requires_grad:
+            with torch.no_grad():
+                param[state] = float(levels[state]) / model.energy_scale
+        regions = self.collocation(128, param.device, param.dtype)["regions"]
+        blocks, overlap = [], 0.0
+        for r, reg in enumerate(regions):
+            x = reg["t"].detach().cpu().double().numpy() + (self.center if self.symmetric else 0.0)
+            target = torch.stack([torch.as_tensor(self.estimator.galerkin_function(state, x, slope), device=param.device,
+                                                  dtype=param.dtype) for slope in (False, True)], -1)
+            with torch.no_grad():
+                overlap += float((reg["w"] * self.psi(model, state, r, reg["t"]).value * target[:, 0]).sum())
+            blocks.append((functools.partial(self._fit_rows, model, state, r), reg["t"], reg["w"], target))
+        sign = -1.0 if overlap < 0 else 1.0
+        return model.states[state], lambda: Pointwise.join([Pointwise(f, t, w, sign * target)
+                                                            for f, t, w, target in blocks])
+
+    def _fit_rows(self, model: EigenModel, state: int, region: int, t: torch.Tensor, w: torch.Tensor,
+                  target: torch.Tensor) -> torch.Tensor:
+        """sqrt(w) (psi - g, (psi' - g') / sqrt(E_s)) at the nodes t of one region."""
+        f = self.psi(model, state, region, t)
+        unit = math.sqrt(self.energy_scale)
+        return w.sqrt()[:, None] * (torch.stack([f.value, f.d1 / unit], -1) - target * target.new_tensor([1.0, 1 / unit]))
 
     def solve_reference(self):
         """Exact eigenpairs where the potential has them, Richardson-extrapolated finite differences

@@ -62,11 +62,27 @@ class ResidualEstimator:
         return np.concatenate(xs), np.concatenate(ws)
 
     @cached_property
+    def galerkin_solution(self) -> tuple[np.ndarray, np.ndarray]:
+        """Galerkin levels and coefficient vectors (one per column)."""
+        x, w = self.rule
+        levels, vectors, _ = sine_galerkin(self.problem.potential, *self.problem.domain, x, w, self.modes)
+        return levels, vectors
+
+    @cached_property
     def galerkin(self) -> tuple[np.ndarray, np.ndarray]:
         """Galerkin levels and their eigenfunctions at the rule's nodes (modes x nodes)."""
-        x, w = self.rule
-        levels, vectors, basis = sine_galerkin(self.problem.potential, *self.problem.domain, x, w, self.modes)
-        return levels, vectors.T @ basis
+        levels, _ = self.galerkin_solution
+        return levels, self.galerkin_function(np.arange(self.modes), self.rule[0])
+
+    def galerkin_function(self, states, x: np.ndarray, slope: bool = False) -> np.ndarray:
+        """The Galerkin eigenfunctions `states` (an index or indices) at the points x, or with
+        `slope` their derivatives."""
+        a, b = self.problem.domain
+        _, vectors = self.galerkin_solution
+        k = np.arange(1, self.modes + 1) * np.pi / (b - a)
+        phase = np.outer(k, x - a)
+        basis = math.sqrt(2 / (b - a)) * (k[:, None] * np.cos(phase) if slope else np.sin(phase))
+        return vectors[:, states].T @ basis
 
     def __call__(self, model) -> Estimate:
         problem = self.problem

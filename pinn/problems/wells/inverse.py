@@ -140,6 +140,10 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
     def estimate(self, model: EigenModel) -> dict[str, float]:
         return self.at_inferred(model).estimate(model)
 
+    def misplaced_states(self, model: EigenModel) -> list[int]:
+        """None restarted: the one state is the ground state of a well whose depth is still moving."""
+        return []
+
     def evaluate(self, model: EigenModel, reference: Any, criteria: Criteria) -> tuple[dict[str, Any], dict[str, Any]]:
         """The network solves the well at the inferred V0: it is judged as that forward problem (its
         exact roots, the estimate, the certified intervals, the level check, the settling of E0
