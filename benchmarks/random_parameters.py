@@ -4,6 +4,7 @@ ranges, each run at the default tolerance; prints one row per run and the distri
     python benchmarks/random_parameters.py                    # 20 sets per problem (hours on 2 cores)
     python benchmarks/random_parameters.py --sets 3 --problem finite_well harmonic2d
     python benchmarks/random_parameters.py --sets 20 --draw-seed 1
+    python benchmarks/random_parameters.py --first 5 --sets 5 --problem harmonic   # draws 5..9
 
 Ranges (log-uniform where they span decades): lengths 0.3..10, step heights 1..1000 (barriers
 also negative), oscillator frequencies 0.2..20 (2D 0.3..5), double-well barriers a = 0.1..20,
@@ -69,6 +70,7 @@ def draw(problem: str, rng: np.random.Generator) -> list[str]:
 def main() -> int:
     parser = harness.parser(__doc__)
     parser.add_argument("--sets", type=int, default=20, help="parameter sets per problem")
+    parser.add_argument("--first", type=int, default=0, help="index of the first draw run (the earlier ones are skipped)")
     parser.add_argument("--draw-seed", type=int, default=0, help="seed of the parameter draws")
     parser.add_argument("--problem", nargs="*", default=PROBLEMS, choices=PROBLEMS,
                         help="only these problems (put extra overrides before this option)")
@@ -80,8 +82,10 @@ def main() -> int:
     table: dict[str, list[tuple[float, float, float, float, str]]] = {}
     for problem in args.problem:
         rng = np.random.default_rng([args.draw_seed, PROBLEMS.index(problem)])
-        for _ in range(args.sets):
+        for k in range(args.first + args.sets):
             case = draw(problem, rng)
+            if k < args.first:
+                continue
             try:
                 m = harness.run_case(case, args)
             except Exception as exc:  # a refused parameter set is a row too

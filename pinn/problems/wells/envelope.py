@@ -7,9 +7,10 @@ decay spans a hundred e-folds or more over most of the domain (harmonic omega = 
 trial function carries exp(-P(z)), with P a low-degree Chebyshev series fitted to S on the
 network's coordinate z in [-1, 1], and the network represents the slowly varying rest.
 
-P need not equal S: the envelope's value and derivatives come from the same polynomial (a Taylor
-jet through the Chebyshev recurrence), so psi'' is exact for whatever P is; the fit only has to be
-smooth and close enough that psi exp(P) varies slowly.
+P need not equal S: the envelope's value and derivatives come from the same polynomial (P, P' and
+P'' by Clenshaw's recurrence from the differentiated series, then the chain rule through the
+coordinate), so psi'' is exact for whatever P is; the fit only has to be smooth and close enough
+that psi exp(P) varies slowly.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ SAMPLES = 4001
 # e-folds of WKB decay inside the domain below which a state gets no envelope (the bare network does
 # better there). Measured on harmonic (alone, 2 cores), bare -> with the envelope: omega = 1 on
 # [-5, 5] (11 e-folds) 1.3e-10 -> 2.0e-9; omega = 6 (73) 7.8e-9 in 15 s -> 5.2e-9 in 76 s; omega = 8
-# (100) 9.6e-10 in 17 s -> 9.4e-11 in 12 s; omega = 20 (250) a skipped level -> 4.9e-9.
+# (100) 9.6e-10 in 17 s -> 9.4e-11 in 12 s; omega = 20 (250) a skipped level -> 4.9e-9. Not a rule:
+# the quartic 0.4177 x^4 - x^2 on [-7.17, 7.17], n_states=3 (73 e-folds) is unconverged bare (4.1e-7)
+# and converged with the envelope (2.3e-9, twice as fast).
 LEAST_DECAY = 90.0
 
 
