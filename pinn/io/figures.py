@@ -241,17 +241,25 @@ def plot_run(run_dir: Path) -> list[Path]:
 
 
 def mark_phases(ax, history) -> None:
-    """A dotted line where each phase begins, and the phase's name at the top."""
+    """A dotted line where each phase begins, and the phase's name at the top; a name that would
+    run into the one before it (short phases: restarts, refinement rounds) goes a line higher."""
     phase = history.get("phase")
     if phase is None or len(phase) == 0:
         return
     steps = history["step"]
     starts = [0] + [k for k in range(1, len(phase)) if phase[k] != phase[k - 1]]
+    span = max(float(steps[-1] - steps[0]), 1.0)
+    ends: list[float] = []  # per line of names, where its last name ends (in fractions of the steps shown)
     for k in starts:
         if k > 0:
             ax.axvline(steps[k], color="0.6", ls=":", lw=1)
-        ax.text(steps[k], 1.0, f" {phase[k]}", transform=ax.get_xaxis_transform(), va="bottom", ha="left",
-                fontsize=7, color="0.4")
+        begin = float(steps[k] - steps[0]) / span
+        line = next((i for i, end in enumerate(ends) if begin >= end), len(ends))
+        if line == len(ends):
+            ends.append(0.0)
+        ends[line] = begin + 0.012 * (len(str(phase[k])) + 1)
+        ax.annotate(f" {phase[k]}", (steps[k], 1.0), xycoords=ax.get_xaxis_transform(), xytext=(0, 8 * line),
+                    textcoords="offset points", va="bottom", ha="left", fontsize=7, color="0.4")
 
 
 def tight(fig: Figure) -> Figure:
