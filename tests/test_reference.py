@@ -139,3 +139,17 @@ def test_spectral_and_fd_agree_on_an_asymmetric_potential():
     x = fd.finest.x
     for k in range(3):
         assert np.max(np.abs(galerkin.eigenfunction(k, x) - fd.finest.eigenvectors[:, k])) < 1e-5
+
+
+def test_spectral_solver_moves_a_wall_where_the_states_have_vanished():
+    """A Morse well V = a (1 - exp(1 - x))^2 - a on [-5.915, 14]: V reaches 6e6 at the left wall,
+    hundreds of e-folds beyond where its states are negligible. The wall moves in, and the ground
+    state meets the whole-line level -(sqrt(a) - 1/2)^2 (the right wall moves it by ~1e-19)."""
+    from pinn.reference.spectral import solve_converged
+
+    a = 6.141
+    galerkin = solve_converged(lambda x: a * (1 - np.exp(-(x - 1))) ** 2 - a, -5.915, 14.0, 1)
+    exact = -((np.sqrt(a) - 0.5) ** 2)
+    assert -5.915 < galerkin.a < -1.0 and galerkin.b == 14.0
+    assert abs(galerkin.eigenvalues[0] - exact) < 1e-12 * abs(exact)
+    assert galerkin.eigenfunction(0, np.array([-5.0]))[0] == 0.0

@@ -22,10 +22,13 @@ from scipy.linalg import eigh
 
 Potential = Callable[[np.ndarray], np.ndarray]
 
+# e-folds of WKB decay beyond which a state is taken as zero (the walls moved in to there)
+NEGLIGIBLE_EFOLDS = 60.0
+
 
 @dataclass(frozen=True)
 class SpectralSolution:
-    a: float
+    a: float                  # the walls the levels were solved between (see `solve_converged`)
     b: float
     eigenvalues: np.ndarray   # ascending
     coefficients: np.ndarray  # (modes, n_states) in the basis phi_k, integral psi^2 dx = 1
@@ -33,9 +36,12 @@ class SpectralSolution:
     modes: int
 
     def eigenfunction(self, state: int, x: np.ndarray) -> np.ndarray:
-        """psi_state(x), positive where it first exceeds 1e-8 of its largest size from the left."""
-        y = (2.0 * np.asarray(x, dtype=float) - (self.a + self.b)) / (self.b - self.a)
-        return self.coefficients[:, state] @ shen_basis(self.modes, np.clip(y, -1.0, 1.0))
+        """psi_state(x), positive where it first exceeds 1e-8 of its largest size from the left;
+        zero outside [a, b]."""
+        x = np.asarray(x, dtype=float)
+        y = (2.0 * x - (self.a + self.b)) / (self.b - self.a)
+        values = self.coefficients[:, state] @ shen_basis(self.modes, np.clip(y, -1.0, 1.0))
+        return np.where((x < self.a) | (x > self.b), 0.0, values)
 
 
 def legendre_table(n: int, y: np.ndarray) -> np.ndarray:
@@ -84,12 +90,43 @@ def solve(potential: Potential, a: float, b: float, n_states: int, modes: int) -
     return values, vectors * np.sign(profile[np.arange(n_states), first])
 
 
+def negligible_reach(potential: Potential, a: float, b: float, energy: float, efolds: float = NEGLIGIBLE_EFOLDS,
+                     samples: int = 20001) -> tuple[float, float]:
+    """[a', b'] within [a, b] outside which every state with a level below `energy` is smaller than
+    exp(-efolds) of its size at the outermost turning point: the WKB action, the integral of
+    sqrt(V - energy) outward from there, exceeds `efolds` (so walls at a', b' move the levels by
+    about exp(-2 efolds) relative)."""
+    x = np.linspace(a, b, samples)
+    excess = np.asarray(potential(x), dtype=float) - energy
+    allowed = np.flatnonzero(excess <= 0)
+    if allowed.size == 0:
+        return a, b
+    kappa = np.sqrt(np.maximum(excess, 0.0))
+    steps = 0.5 * (kappa[1:] + kappa[:-1]) * np.diff(x)
+    right = np.cumsum(steps[allowed[-1]:])
+    left = np.cumsum(steps[:allowed[0]][::-1])
+    beyond_right, beyond_left = np.flatnonzero(right > efolds), np.flatnonzero(left > efolds)
+    hi = x[allowed[-1] + 1 + beyond_right[0]] if beyond_right.size else b
+    lo = x[allowed[0] - 1 - beyond_left[0]] if beyond_left.size else a
+    return float(lo), float(hi)
+
+
 def solve_converged(potential: Potential, a: float, b: float, n_states: int, start: int = 64,
                     largest: int = 1024, tolerance: float = 1e-13) -> SpectralSolution:
     """Double the modes from `start` until the lowest n_states levels change by less than
-    `tolerance` relative to their size (or to the spread of V, for a level near zero)."""
+    `tolerance` relative to their size (or to the spread of V, for a level near zero).
+
+    Where V rises so far above the levels that the states are below exp(-NEGLIGIBLE_EFOLDS) there
+    (a Morse well's exponential wall: V = 6e6 at the wall, where the states vanished 500 e-folds
+    earlier), the walls are moved in to `negligible_reach` of twice the start's highest Ritz value
+    above min V (Ritz values lie above the levels): otherwise that V sets the conditioning and the
+    solve stalls near 1e-7. The eigenfunctions are zero beyond the moved walls."""
     x = np.linspace(a, b, 2001)
-    scale = max(float(np.ptp(potential(x))), (np.pi / (b - a)) ** 2, 1.0)
+    V = potential(x)
+    rough, _ = solve(potential, a, b, n_states, start)
+    a, b = negligible_reach(potential, a, b, float(rough[-1] + abs(rough[-1] - np.min(V))))
+    inside = (x >= a) & (x <= b)
+    scale = max(float(np.ptp(V[inside])), (np.pi / (b - a)) ** 2, 1.0)
     modes = start
     values, vectors = solve(potential, a, b, n_states, modes)
     while True:
