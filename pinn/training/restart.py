@@ -2,8 +2,9 @@
 eigenfunction it should have found (the problem's Galerkin solve, never the reference), its
 eigenvalue set to that estimate's level; the schedule's last phase then converges it from there.
 
-The fit is a least-squares problem in the state's own network, min |sqrt(w) (psi - g)|^2, solved by
-Levenberg-Marquardt; the other states do not move.
+The fit is a least-squares problem in the state's own network, value and gradient,
+min |sqrt(w) (psi - g)|^2 + |sqrt(w) (grad psi - grad g)|^2 / E_s (rows from `Problem.restart_state`),
+solved by Levenberg-Marquardt; the other states do not move.
 """
 
 from __future__ import annotations
