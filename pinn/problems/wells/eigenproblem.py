@@ -113,36 +113,14 @@ class SchrodingerProblem(Problem):
         return [j for j, _, _ in skipped_levels(estimate.rayleigh, estimate.galerkin_levels)]
 
     def restart_state(self, model: EigenModel, state: int) -> tuple[nn.Module, Any]:
-        """E to the Galerkin level of `state`; the rows sqrt(w) (psi - g) and sqrt(w) (psi' - g') /
-        sqrt(E_s) on Gauss nodes of each region, g the Galerkin eigenfunction, signed to agree with psi."""
-        levels, _ = self.estimator.galerkin_solution
-        param = model.energy_raw
-        if param.requires_grad:
-            with torch.no_grad():
-                param[state] = float(levels[state]) / model.energy_scale
-        regions = self.collocation(128, param.device, param.dtype)["regions"]
-        blocks, overlap = [], 0.0
-        for r, reg in enumerate(regions):
-            x = reg["t"].detach().cpu().double().numpy() + (self.center if self.symmetric else 0.0)
-            target = torch.stack([torch.as_tensor(self.estimator.galerkin_function(state, x, slope), device=param.device,
-                                                  dtype=param.dtype) for slope in (False, True)], -1)
-            with torch.no_grad():
-                overlap += float((reg["w"] * self.psi(model, state, r, reg["t"]).value * target[:, 0]).sum())
-            blocks.append((functools.partial(self._fit_rows, model, state, r), reg["t"], reg["w"], target))
-        sign = -1.0 if overlap < 0 else 1.0
-        return model.states[state], lambda: Pointwise.join([Pointwise(f, t, w, sign * target)
-                                                            for f, t, w, target in blocks])
+        """E to the Galerkin level of `state` and the rows of its refit (pinn.problems.wells.restart)."""
+        from pinn.problems.wells.restart import restart_state
 
-    def _fit_rows(self, model: EigenModel, state: int, region: int, t: torch.Tensor, w: torch.Tensor,
-                  target: torch.Tensor) -> torch.Tensor:
-        """sqrt(w) (psi - g, (psi' - g') / sqrt(E_s)) at the nodes t of one region."""
-        f = self.psi(model, state, region, t)
-        unit = math.sqrt(self.energy_scale)
-        return w.sqrt()[:, None] * (torch.stack([f.value, f.d1 / unit], -1) - target * target.new_tensor([1.0, 1 / unit]))
+        return restart_state(self, model, state)
 
     def solve_reference(self):
-        """Exact eigenpairs where the potential has them, Richardson-extrapolated finite differences
-        always, for n_states and EXTRA_STATES more (pinn.problems.wells.evaluate)."""
+        """Exact eigenpairs where the potential has them, else a converged spectral solve for a smooth
+        V, and finite differences always, for n_states and EXTRA_STATES more (pinn.problems.wells.evaluate)."""
         from pinn.problems.wells.evaluate import EXTRA_STATES, schrodinger_reference
 
         return schrodinger_reference(self, self.n_states + EXTRA_STATES)
@@ -270,18 +248,17 @@ class SchrodingerProblem(Problem):
 
     @cached_property
     def envelope_fits(self) -> np.ndarray:
-        """Per state, the Chebyshev rows of its smooth-potential envelope exponent (zeros: none;
-        only a one-region V whose states decay by more than LEAST_DECAY e-folds gets one)."""
+        """Per state, the rows of its smooth-potential envelope exponent (pinn.problems.wells.envelope;
+        zeros: none); only a one-region V has them."""
         levels = self.level_estimates()
-        fits = np.zeros((len(levels), 3, DEGREE + 1))
-        if len(self.regions) == 1:
-            lo, hi = self.regions[0]
-            for j, level in enumerate(levels):
-                fits[j] = fit_envelope(self._V, float(level), lo, hi, even=self.symmetric)
-        return fits
+        if len(self.regions) > 1:
+            return np.zeros((len(levels), 3, DEGREE + 1))
+        lo, hi = self.regions[0]
+        return np.stack([fit_envelope(self._V, float(level), lo, hi, even=self.symmetric) for level in levels])
 
-    @property
+    @cached_property
     def smooth_envelope(self) -> bool:
+        """Whether any state carries the envelope (asked on every trial-function evaluation)."""
         return bool(np.any(self.envelope_fits))
 
     def _envelope(self, model: EigenModel, state: int, region: int, t: Jet) -> Jet | float:
