@@ -5,6 +5,7 @@ ranges, each run at the default tolerance; prints one row per run and the distri
     python benchmarks/random_parameters.py --sets 3 --problem finite_well harmonic2d
     python benchmarks/random_parameters.py --sets 20 --draw-seed 1
     python benchmarks/random_parameters.py --first 5 --sets 5 --problem harmonic   # draws 5..9
+    python benchmarks/random_parameters.py --tally part1.log part2.log   # the summary of saved rows
 
 Ranges (log-uniform where they span decades): lengths 0.3..10, step heights 1..1000 (barriers
 also negative), oscillator frequencies 0.2..20 (2D 0.3..5), double-well barriers a = 0.1..20,
@@ -67,7 +68,76 @@ def draw(problem: str, rng: np.random.Generator) -> list[str]:
     return [f"problem={problem}", *(f"problem.{k}={v}" for k, v in params.items()), f"problem.n_states={states}"]
 
 
+Row = tuple[float, float, float, float, str]  # true error, estimate, tolerance, seconds, status
+
+
+def summarize(table: dict[str, list[Row]]) -> None:
+    print(f"{'problem':<14} {'sets':>4} {'within tol':>10} {'ok>10tol':>8} {'est<true/10':>11} "
+          f"{'median true':>11} {'max true':>9} {'median s':>8} {'max s':>7}")
+    every: list[Row] = []
+    for problem, rows in table.items():
+        every += rows
+        _summary_row(problem, rows)
+    if len(table) > 1:
+        _summary_row("all", every)
+
+
+def _summary_row(label: str, rows: list[Row]) -> None:
+    true = np.array([r[0] for r in rows])
+    est = np.array([r[1] for r in rows])
+    tol = np.array([r[2] for r in rows])
+    seconds = np.array([r[3] for r in rows])
+    within = np.mean(true <= tol)
+    wrong_ok = sum(1 for r in rows if r[4] == "ok" and r[0] > 10 * r[2])
+    under = int(np.sum(est < true / 10))
+    print(f"{label:<14} {len(rows):>4} {within:>10.0%} {wrong_ok:>8} {under:>11} {np.median(true):>11.1e} "
+          f"{np.max(true):>9.1e} {np.nanmedian(seconds):>8.1f} {np.nanmax(seconds):>7.1f}")
+
+
+def tally(paths: list[str]) -> dict[str, list[Row]]:
+    """The rows printed by earlier runs of this script (a later row of the same problem and
+    parameters replaces an earlier one), by problem."""
+    rows: dict[tuple[str, str], Row] = {}
+    for path in paths:
+        try:
+            lines = open(path, encoding="utf-8").read().splitlines()
+        except OSError as exc:
+            raise SystemExit(f"--tally: cannot read {path}: {exc.strerror}") from None
+        for line in lines:
+            problem = line[:14].strip()
+            tokens = line[78:].split()
+            if problem not in PROBLEMS or len(tokens) < 7:
+                continue
+            try:
+                true, est, _, tol = (float(t) for t in tokens[:4])
+                rest = tokens[6:] if _number(tokens[6]) else tokens[5:]
+                seconds, status = float(rest[0]), rest[1]
+                if "reference" in " ".join(rest[2:]):  # printed to two digits, 1.0e-08 may exceed 1e-08
+                    true = max(true, math.nextafter(tol, math.inf))
+                rows[(problem, line[15:77].strip())] = (true, est, tol, seconds, status)
+            except (ValueError, IndexError):
+                continue
+    table: dict[str, list[Row]] = {}
+    for (problem, _), row in rows.items():
+        table.setdefault(problem, []).append(row)
+    return table
+
+
+def _number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--tally"]:
+        table = tally(sys.argv[2:])
+        if not table:
+            raise SystemExit("--tally: no rows of this benchmark in " + " ".join(sys.argv[2:]))
+        summarize(table)
+        return 0
     parser = harness.parser(__doc__)
     parser.add_argument("--sets", type=int, default=20, help="parameter sets per problem")
     parser.add_argument("--first", type=int, default=0, help="index of the first draw run (the earlier ones are skipped)")
@@ -103,18 +173,7 @@ def main() -> int:
                   f"{m['train_seconds']:>8.1f} {m['status']}"
                   f"{' (' + failed + ')' if failed else ''}", flush=True)
     print()
-    print(f"{'problem':<14} {'sets':>4} {'within tol':>10} {'ok>10tol':>8} {'est<true/10':>11} "
-          f"{'median true':>11} {'max true':>9} {'median s':>8} {'max s':>7}")
-    for problem, rows in table.items():
-        true = np.array([r[0] for r in rows])
-        est = np.array([r[1] for r in rows])
-        tol = np.array([r[2] for r in rows])
-        seconds = np.array([r[3] for r in rows])
-        within = np.mean(true <= tol)
-        wrong_ok = sum(1 for r in rows if r[4] == "ok" and r[0] > 10 * r[2])
-        under = int(np.sum(est < true / 10))
-        print(f"{problem:<14} {len(rows):>4} {within:>10.0%} {wrong_ok:>8} {under:>11} {np.median(true):>11.1e} "
-              f"{np.max(true):>9.1e} {np.nanmedian(seconds):>8.1f} {np.nanmax(seconds):>7.1f}")
+    summarize(table)
     return 0
 
 
