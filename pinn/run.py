@@ -150,7 +150,7 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
             on_row=fan_out(history, board),
             seed=settings.seed,
             resume=checkpoint,
-            on_phase_start=lambda stage: (problem.start_stage(model, stage), refinement.entering(stage)),
+            on_phase_start=lambda stage: problem.start_stage(model, stage),
             parts=lambda: problem.parts(model),
         )
     except DivergenceError:

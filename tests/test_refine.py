@@ -8,7 +8,7 @@ from torch import nn
 
 from pinn.errors import ConfigError
 from pinn.training.refine import Refinement, RefineSettings
-from pinn.training.trainer import Phase, Trainer, TrainResult
+from pinn.training.trainer import Phase, Trainer
 
 
 class Fit(nn.Module):
@@ -136,31 +136,6 @@ def test_a_state_that_skipped_a_level_is_restarted_once_then_the_last_phase_runs
     assert [row["action"] for row in refinement.log] == ["restart", "refine", "met"]
     assert refinement.log[0]["states"] == [1]
     assert [p.name for p in result.added_phases] == ["solve_restart", "solve_refine1"]
-
-
-def test_a_state_the_warm_up_left_on_a_wrong_level_is_restarted_as_the_next_stage_begins():
-    """Asked only on the way out of the warm-up stage (not between warm-up phases, not for a run
-    without one), and it leaves the restart after the schedule available."""
-    asked, restarts = [], []
-
-    def misplaced():
-        asked.append(True)
-        return [0]
-
-    phases = [Phase("solve", "solve", "lm", 5)]
-    refinement = Refinement(RefineSettings(rounds=1), phases, 8, lambda: {"E0": 1e-3}, 1e-6, misplaced=misplaced,
-                            restart=lambda states: restarts.append(states) or [{"state": 0, "fit_misfit": 1e-4}])
-    refinement.entering("solve")
-    assert not asked
-    refinement.entering("warmup")
-    refinement.entering("warmup")
-    assert not asked
-    refinement.entering("solve")
-    refinement.entering("solve")
-    assert restarts == [[0]] and len(asked) == 1
-    assert refinement.log[-1]["action"] == "restart" and refinement.log[-1]["step"] is None
-    follow = refinement(TrainResult(steps=10))
-    assert follow is not None and follow.name == "solve_restart" and restarts == [[0], [0]]
 
 
 def test_restart_refits_a_state_to_its_level_from_any_network():

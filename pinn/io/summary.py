@@ -21,11 +21,10 @@ def estimated(metrics: Mapping[str, Any], state: int) -> str:
 
 
 def refinement_line(metrics: Mapping[str, Any]) -> list[str]:
-    """The restarts and the refinement rounds a run took (pinn.training.refine), if any."""
+    """The restart and the refinement rounds a run took after its schedule (pinn.training.refine), if any."""
     rows = metrics.get("refinement") or []
     lines = [f"  restarted state(s) {row['states']}, which had skipped a level, from the Galerkin estimate "
-             f"(fit misfit {max(f['fit_misfit'] for f in row['fits']):.1e}), then "
-             f"{row['phase'] if row['step'] is None else 'phase ' + row['phase']}"
+             f"(fit misfit {max(f['fit_misfit'] for f in row['fits']):.1e}), then phase {row['phase']}"
              for row in rows if row["action"] == "restart"]
     rounds = [row for row in rows if row["action"] == "refine"]
     if not rounds:

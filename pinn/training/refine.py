@@ -1,6 +1,5 @@
 """Training to a requested accuracy: after the schedule, more rounds while an a-posteriori estimate
-says the tolerance is not met, and a restart of states that skipped a level (once as the warm-up
-ends, once after the schedule).
+says the tolerance is not met, and once a restart of states that skipped a level.
 
 The estimate comes from the problem (`Problem.estimate`: the relative error of each eigenvalue,
 computed from the trained model alone, never from the reference). Each round repeats one phase of
@@ -72,9 +71,8 @@ class Refinement:
                  history: Sequence[Mapping[str, Any]] = (),
                  misplaced: Callable[[], list[int]] | None = None,
                  restart: Callable[[list[int]], list[dict[str, Any]]] | None = None):
-        """`misplaced()` names the states an independent count shows on a wrong level;
-        `restart(states)` refits them (pinn.training.restart): as the first phase after the warm-up
-        begins (`entering`), and once after the schedule, when the last phase then runs again."""
+        """`misplaced()` names the states an independent count shows on a wrong level; once per
+        run, `restart(states)` refits them (pinn.training.restart) and the last phase runs again."""
         self.settings = settings
         self.base = next((p for p in phases if p.name == settings.phase), None) if settings.phase else phases[-1]
         self.default_points = default_points
@@ -82,23 +80,6 @@ class Refinement:
         self.tolerance = tolerance
         self.log: list[dict[str, Any]] = [dict(row) for row in history]
         self.misplaced, self.restart = misplaced, restart
-        self.stage: str | None = None
-
-    def entering(self, stage: str) -> None:
-        """The trainer's phase-start hook. When the first phase after the warm-up begins, states
-        the warm-up left on a wrong level are restarted at once: the check after the schedule
-        finds them only after a whole phase spent on them (harmonic omega = 6.81 on [-4.126, 4.126]:
-        the warm-up ended with the Rayleigh quotient at 6x the level, and Levenberg-Marquardt then
-        drove psi to zero)."""
-        previous, self.stage = self.stage, stage
-        if previous != "warmup" or stage == "warmup" or self.misplaced is None or self.restart is None:
-            return
-        misplaced = self.misplaced()
-        if misplaced:
-            log.info("state(s) %s on a wrong level after the warm-up (independent Galerkin count): restarting them",
-                     misplaced)
-            self.log.append({"step": None, "estimate": None, "worst": None, "action": "restart",
-                             "states": misplaced, "fits": self.restart(misplaced), "phase": f"the {stage} stage"})
 
     def well_within(self) -> bool:
         """Whether the estimate is already within EARLY_STOP_FRACTION of the tolerance (the
@@ -117,7 +98,7 @@ class Refinement:
         worst_name = max(estimates, key=lambda k: estimates[k])
         worst = float(estimates[worst_name])
         row: dict[str, Any] = {"step": result.steps, "estimate": worst, "worst": worst_name}
-        restarted = any(r["action"] == "restart" and r["step"] is not None for r in self.log)
+        restarted = any(r["action"] == "restart" for r in self.log)
         can_restart = not (restarted or self.restart is None or self.misplaced is None or result.out_of_time
                            or self.base is None or self.base.steps == 0)
         misplaced = self.misplaced() if can_restart else []
