@@ -103,10 +103,14 @@ def tally(paths: list[str]) -> dict[str, list[Row]]:
             lines = open(path, encoding="utf-8").read().splitlines()
         except OSError as exc:
             raise SystemExit(f"--tally: cannot read {path}: {exc.strerror}") from None
+        inside = False  # within a table of this benchmark's rows (after its header)
         for line in lines:
+            if line.startswith("problem ") or not line.strip() or line.startswith("```"):
+                inside = "true err" in line and "est err" in line
+                continue
             problem = line[:14].strip()
             tokens = line[78:].split()
-            if problem not in PROBLEMS or len(tokens) < 7:
+            if not inside or problem not in PROBLEMS or len(tokens) < 7:
                 continue
             try:
                 true, est, _, tol = (float(t) for t in tokens[:4])
