@@ -195,7 +195,7 @@ class SchrodingerProblem(Problem):
         residual: harmonic omega = 6 on [-5, 5], E_s = 900 for E = 6 left the eigenvalue at 1.7e-4,
         E_s = 6 at 3e-11; finite_barrier V0 = 771.1, half_width = 2.298, L = 4.138, E_s = 771 for
         E = 2.8 ended unconverged at 3e-8 after two refinement rounds (131 s), E_s = 10 at 1.2e-12
-        in 22 s."""
+        in 22 s, this E_s = 2.8 at 7.7e-11 in 8.8 s."""
         x = np.linspace(*self.domain, 2001)
         V = self.potential(x)
         kinetic = (math.pi * self.n_states / self.length) ** 2
