@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["problem=finite_well", "trainer.progress=none", "tolerance=1e-3", "trainer.phases.warmup.steps=100",
-        "trainer.phases.ritz.steps=30", "trainer.phases.solve.steps=30"]
+# the default schedule (about 10 s): a cut-short one can leave a spike narrower than the nodes, which
+# the Kato-Temple check then rightly reports as `inaccurate`
+TINY = ["problem=finite_well", "trainer.progress=none"]
 
 
 def _run(command, **kwargs):
