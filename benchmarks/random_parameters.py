@@ -153,7 +153,7 @@ def main() -> int:
               f"{'tol':>7} {'rounds':>6} {'restart':>7} {'train s':>8} status")
     print(header)
     print("-" * len(header))
-    table: dict[str, list[tuple[float, float, float, float, str]]] = {}
+    table: dict[str, list[Row]] = {}
     for problem in args.problem:
         rng = np.random.default_rng([args.draw_seed, PROBLEMS.index(problem)])
         for k in range(args.first + args.sets):
