@@ -25,7 +25,7 @@ from pinn.problems.registry import report_of
 from pinn.status import Criteria, effective_tolerance
 from pinn.training.checkpoints import load_checkpoint, save_checkpoint
 from pinn.training.loggers import TensorBoardLogger, fan_out
-from pinn.training.threads import ThreadChoice, usable_cores, using_threads
+from pinn.training.threads import ThreadChoice, ThreadTrial, usable_cores, using_threads
 from pinn.training.threads import choose as choose_threads
 from pinn.training.refine import Refinement
 from pinn.training.restart import restart_states
@@ -119,16 +119,18 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     seed_everything(settings.seed)
     model = problem.build_model(settings.width, settings.depth, settings.activation)
     model = model.to(device=settings.device, dtype=settings.dtype)
+    trial = ThreadTrial([threads.used, 1]) if threads.setting == "auto" and threads.used > 1 and checkpoint is None \
+        else None
     refinement = Refinement(settings.refine, phases, settings.collocation_points, lambda: problem.estimate(model),
                             tolerance[0], history=checkpoint.get("extend_log", []) if checkpoint else (),
                             misplaced=lambda: problem.misplaced_states(model),
                             restart=lambda states: restart_states(problem, model, states))
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
-                      progress=settings.progress, checkpoint_extra={"config": config, "threads": threads.used},
+                      progress=settings.progress, checkpoint_extra={"config": config},
                       resume_hint=f"; continue it with: python -m pinn resume={out}",
                       extend=refinement, max_seconds=settings.refine.max_seconds,
-                      accurate_enough=refinement.well_within)
+                      accurate_enough=refinement.well_within, thread_trial=trial)
     batch = checkpoint.get("trained_in_batch") if checkpoint is not None else None
     if batch is not None:
         log.info("%s: trained in a batch of %d points for %d steps; its own run continues in %s", problem.name,
@@ -183,7 +185,8 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
         "phase_steps": result.phase_steps,
         "device": str(settings.device),
         "dtype": str(settings.dtype).replace("torch.", ""),
-        "threads": threads.as_dict(),
+        "threads": {**threads.as_dict(), "used": torch.get_num_threads(),
+                    "trial": trial.as_dict() if trial is not None else None},
         "seed": settings.seed,
         "versions": provenance(),
         "config": config,

@@ -255,6 +255,33 @@ def test_sweep_jobs_are_counted_for_their_share_of_the_cores():
     assert concurrent_jobs(config) == 1
 
 
+def test_the_thread_trial_keeps_the_count_whose_steps_were_faster():
+    before = torch.get_num_threads()
+    try:
+        for slow, fast in ((2, 1), (1, 2)):
+            trial = threads.ThreadTrial([2, 1], steps=3, skip=1)
+            assert torch.get_num_threads() == 2
+            while not trial.done:
+                trial.after_step(0.05 if torch.get_num_threads() == slow else 0.01)
+            assert trial.chosen == fast and torch.get_num_threads() == fast
+            assert trial.as_dict()["median_step_ms"] == {str(slow): 50.0, str(fast): 10.0}
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_an_auto_run_records_its_thread_trial_and_checkpoints_the_count_it_chose(tmp_path, monkeypatch):
+    import pinn.run
+
+    monkeypatch.setattr(pinn.run, "choose_threads", lambda setting: threads.ThreadChoice(2, setting, 2, 1, 0.0, None))
+    code, _, _ = run_cli(["tolerance=1e-2", *SHORT_WELL[:1], "trainer.phases.warmup.steps=30",
+                          "trainer.phases.ritz.steps=2", "trainer.phases.solve.steps=2"], tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    trial = metrics["threads"]["trial"]
+    assert trial["chosen"] in (1, 2) and set(trial["median_step_ms"]) == {"1", "2"}
+    assert metrics["threads"]["used"] == trial["chosen"]
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["threads"] == trial["chosen"]
+
+
 def test_metrics_record_the_threads_and_a_resumed_run_keeps_them(tmp_path):
     code, _, _ = run_cli(["threads=1", "tolerance=1e-2", *SHORT_WELL[:1], "trainer.phases.warmup.steps=20",
                           "trainer.phases.ritz.steps=5", "trainer.phases.solve.steps=5"], tmp_path)

@@ -6,7 +6,11 @@ holds stalls every parallel region, which makes a run several times slower (READ
 `auto` therefore takes the cores this process may use (CPU affinity and the cgroup quota),
 divides them among the jobs of a local sweep that run at the same time, and, for a run alone,
 leaves out the cores other processes kept busy while it started (sampled from /proc/stat over
-0.2 s); never fewer than one. OMP_NUM_THREADS, when set, caps the choice.
+0.2 s); never fewer than one. OMP_NUM_THREADS, when set, caps the choice. Whether a second
+thread pays off at all depends on the machine (on one 2-core VM a warm-up step of finite_well with
+three states took 17 ms at one thread and 65 ms at two, where another 2-core machine ran the same
+run 1.4x faster at two), so `auto`, when it would use more than one thread, times the first
+training steps at that count and at one thread (`ThreadTrial`) and keeps the faster.
 
 The count is fixed for the whole run: results depend on it in the last bits (reductions are
 split among the threads), so a run resumed from a checkpoint uses the count it started with.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -150,6 +155,44 @@ def choose(setting: str | int) -> ThreadChoice:
     if cap is not None:
         threads = min(threads, cap)
     return ThreadChoice(threads, setting, cores, jobs, busy, cap)
+
+
+class ThreadTrial:
+    """Times `steps` training steps at each candidate count (after `skip` untimed ones, which pay
+    for first calls and the switch) and leaves torch at the count whose median step was shortest.
+    `after_step(seconds)` is called after every step until `done`."""
+
+    def __init__(self, counts: list[int], steps: int = 8, skip: int = 2):
+        self.counts, self.steps, self.skip = list(counts), steps, skip
+        self.timings: dict[int, list[float]] = {c: [] for c in self.counts}
+        self.chosen: int | None = None
+        self._index, self._seen = 0, 0
+        torch.set_num_threads(self.counts[0])
+
+    @property
+    def done(self) -> bool:
+        return self.chosen is not None
+
+    def after_step(self, seconds: float) -> None:
+        if self.done:
+            return
+        self._seen += 1
+        if self._seen <= self.skip:
+            return
+        count = self.counts[self._index]
+        self.timings[count].append(seconds)
+        if len(self.timings[count]) < self.steps:
+            return
+        self._index, self._seen = self._index + 1, 0
+        if self._index < len(self.counts):
+            torch.set_num_threads(self.counts[self._index])
+            return
+        self.chosen = min(self.counts, key=lambda c: statistics.median(self.timings[c]))
+        torch.set_num_threads(self.chosen)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chosen": self.chosen,
+                "median_step_ms": {str(c): round(1e3 * statistics.median(t), 3) for c, t in self.timings.items() if t}}
 
 
 class using_threads:

@@ -27,6 +27,7 @@ from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred, evaluated
 from pinn.training.phase import SETTLE_WINDOW, Phase, phase_end, settling
+from pinn.training.threads import ThreadTrial
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
 
@@ -56,18 +57,21 @@ class Trainer:
                  checkpoint_path: Path | None = None, progress: str = "auto",
                  checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = "",
                  extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None,
-                 accurate_enough: Callable[[], bool] | None = None):
+                 accurate_enough: Callable[[], bool] | None = None, thread_trial: ThreadTrial | None = None):
         """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
         appended to the message of an interrupted run (the command that continues it).
         `extend(result)`, asked when every phase has run, returns one more phase to run or None
         (pinn.training.refine); its `log`, if it has one, is checkpointed. After `max_seconds` of
         training the phase in progress ends and nothing more runs. `accurate_enough()` (an
         a-posteriori estimate within the tolerance), asked every EARLY_STOP_EVERY steps of a
-        Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so."""
+        Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so.
+        `thread_trial` is told how long each step took until it has chosen a thread count; every
+        checkpoint records the count in use, which a resumed run keeps."""
         self.phases = list(phases)
         self.extend = extend
         self.max_seconds = max_seconds
         self.accurate_enough = accurate_enough
+        self.thread_trial = thread_trial
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_path = checkpoint_path
@@ -272,6 +276,7 @@ class Trainer:
 
         for k in range(first, phase.steps):
             step = result.steps + 1
+            step_began = time.perf_counter()
             if resample:
                 batch["current"] = draw(self.generator)
             if phase.optimizer == "adam":
@@ -293,6 +298,7 @@ class Trainer:
                 last_terms["loss"] = torch.tensor(loss)
                 self._check_finite(step, phase, last_terms)
             result.steps = step
+            self._time_step(time.perf_counter() - step_began)
             recent.append({name: float(v) for name, v in observables().items()})
             loss = float(last_terms["loss"])
             if loss < best * (1 - 1e-10):
@@ -382,10 +388,19 @@ class Trainer:
         elif self.progress == "log":
             log.info("step %d [%s] %.1fs %s", row["step"], row["phase"], row["time"], text)
 
+    def _time_step(self, seconds: float) -> None:
+        trial = self.thread_trial
+        if trial is None or trial.done:
+            return
+        trial.after_step(seconds)
+        if trial.done:
+            log.info("threads: %d, the faster per training step (median ms per step at each count: %s)",
+                     trial.chosen, trial.as_dict()["median_step_ms"])
+
     def _checkpoint(self, state: Mapping[str, Any]) -> None:
         if self.checkpoint_path is None:
             return
-        save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, **state})
+        save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, **state, "threads": torch.get_num_threads()})
 
 
 def _sized(sample: Sampler, n_points: int, generator: torch.Generator | None) -> dict[str, Any]:
