@@ -12,6 +12,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # the workers share the cores: one torch thread each, the same in every run, so that runs
     # compared bit for bit (rerun, resume) took the same reductions
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)  # torch read the environment when it was imported, above
 
 # A short schedule that still lands near the reference: enough for correctness, small for CI; its
 # runs are judged at the accuracy it reaches.
