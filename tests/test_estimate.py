@@ -96,13 +96,14 @@ def test_level_check_flags_a_skipped_level_only():
 
 
 def test_a_short_schedule_is_refined_and_its_estimate_is_honest(tmp_path):
-    """Ten LM steps leave the estimate above the tolerance: a refinement round follows, with twice
+    """Ten LM steps of a 16-wide network (the 32-wide default gets there in ten) leave the
+    estimate above the tolerance: a refinement round follows, with twice
     the nodes; the estimate then stands within a factor 10 of the true error, and the status agrees
     with it."""
     from pinn.config import compose_config
     from pinn.run import run
 
-    metrics = run(compose_config(["problem=harmonic", "tolerance=1e-7", "trainer.progress=none",
+    metrics = run(compose_config(["problem=harmonic", "model.width=16", "tolerance=1e-7", "trainer.progress=none",
                                   "trainer.phases.solve.steps=10", "trainer.refine.rounds=1"]), out_dir=tmp_path)
     log = metrics["refinement"]
     assert log[0]["action"] == "refine" and log[0]["estimate"] > 1e-7

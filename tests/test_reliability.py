@@ -155,8 +155,9 @@ def test_bad_resume_is_one_line(args, named, tmp_path):
 def test_killed_run_resumes_bitwise_inside_a_refinement_round(tmp_path, monkeypatch):
     """A refinement round is a phase the run added to its schedule: a kill inside it resumes into
     the same round, with the same nodes and the same decisions, and ends where the uninterrupted
-    run ends."""
-    schedule = ["problem=harmonic", "tolerance=1e-7", "trainer.progress=none", "trainer.phases.solve.steps=10",
+    run ends (a 16-wide network: the 32-wide default needs no round after ten LM steps)."""
+    schedule = ["problem=harmonic", "model.width=16", "tolerance=1e-7", "trainer.progress=none",
+                "trainer.phases.solve.steps=10",
                 "trainer.refine.rounds=1", "trainer.log_every=2", "trainer.checkpoint_every=3"]
     reference = run(compose_config(schedule), out_dir=tmp_path / "whole")
     assert reference["refinement"][0]["action"] == "refine"
