@@ -12,8 +12,9 @@ three states took 17 ms at one thread and 65 ms at two, where another 2-core mac
 run 1.4x faster at two), so `auto`, when it would use more than one thread, times the first
 training steps at that count and at one thread (`ThreadTrial`) and keeps the faster.
 
-The count is fixed for the whole run: results depend on it in the last bits (reductions are
-split among the threads), so a run resumed from a checkpoint uses the count it started with.
+Once chosen (after the trial, where there is one) the count stays for the rest of the run: results
+depend on it in the last bits (reductions are split among the threads), so a run resumed from a
+checkpoint uses the count its checkpoint records.
 """
 
 from __future__ import annotations
