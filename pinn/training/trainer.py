@@ -298,7 +298,8 @@ class Trainer:
                 last_terms["loss"] = torch.tensor(loss)
                 self._check_finite(step, phase, last_terms)
             result.steps = step
-            self._time_step(time.perf_counter() - step_began)
+            if self.thread_trial is not None:
+                self.thread_trial.after_step(time.perf_counter() - step_began)
             recent.append({name: float(v) for name, v in observables().items()})
             loss = float(last_terms["loss"])
             if loss < best * (1 - 1e-10):
@@ -387,15 +388,6 @@ class Trainer:
             bar.set_postfix_str(text, refresh=False)
         elif self.progress == "log":
             log.info("step %d [%s] %.1fs %s", row["step"], row["phase"], row["time"], text)
-
-    def _time_step(self, seconds: float) -> None:
-        trial = self.thread_trial
-        if trial is None or trial.done:
-            return
-        trial.after_step(seconds)
-        if trial.done:
-            log.info("threads: %d, the faster per training step (median ms per step at each count: %s)",
-                     trial.chosen, trial.as_dict()["median_step_ms"])
 
     def _checkpoint(self, state: Mapping[str, Any]) -> None:
         if self.checkpoint_path is None:
