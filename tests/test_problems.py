@@ -98,6 +98,24 @@ def test_jets_agree_with_autograd():
         assert torch.allclose(jet.d2, d2, atol=1e-10)
 
 
+@pytest.mark.parametrize("name,params", [("finite_barrier", {}), ("harmonic", {"omega": 10.5, "L": 4.6})])
+def test_lower_order_jets_carry_the_same_derivatives(name, params):
+    """A jet of order 1 or 0 (no psi'', no psi') gives exactly the value and slope of the full
+    jet: every region (each starts from its neighbour at the cut) and the smooth envelope."""
+    torch.manual_seed(0)
+    problem = build_problem({"name": name, "n_states": 2, **params})
+    model = problem.build_model(8, 2, "tanh").double()
+    for state in range(2):
+        for region, (lo, hi) in enumerate(problem.regions):
+            t = torch.linspace(lo, hi, 13, dtype=torch.float64)
+            full, first, plain = (problem.psi(model, state, region, t, order) for order in (2, 1, 0))
+            assert (first.order, plain.order) == (1, 0) and first.d2 is None and plain.d1 is None
+            assert torch.equal(first.value, full.value) and torch.equal(plain.value, full.value)
+            assert torch.equal(first.d1, full.d1)
+    mixed = Jet.variable(torch.linspace(0, 1, 5, dtype=torch.float64)) * Jet.variable(torch.ones(5), order=1)
+    assert mixed.order == 1
+
+
 def test_eigenvalue_is_a_parameter_of_the_model():
     problem = build_problem({"name": "finite_well", "n_states": 2})
     model = problem.build_model(8, 2, "tanh")

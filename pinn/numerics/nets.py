@@ -42,7 +42,7 @@ class MLP(nn.Module):
         return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.jet(Jet.constant(x)).value
+        return self.jet(Jet(x, None, None)).value
 
 
 class RegionNets(nn.Module):

@@ -1,9 +1,21 @@
-"""Quadrature nodes on [0, 1] for the flame problems."""
+"""Quadrature rules for the training losses: Gauss-Legendre rules (kept once computed: a problem
+that draws fresh collocation nodes every step asks for the same rule thousands of times) and nodes
+on [0, 1] for the flame problems."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
+
+
+@functools.lru_cache(maxsize=64)
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the n-point Gauss-Legendre rule on [-1, 1] (read-only arrays)."""
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    nodes.flags.writeable = weights.flags.writeable = False
+    return nodes, weights
 
 
 def graded(n: int, like: torch.Tensor, stop: float = 1.0) -> torch.Tensor:
@@ -23,7 +35,7 @@ def composite_gauss(n_points: int, generator: torch.Generator | None = None, pie
             cut = lo + (hi - lo) * (0.2 + 0.6 * float(torch.rand((), generator=generator, dtype=torch.float64)))
             bounds += [(lo, cut), (cut, hi)]
     per = max(2, n_points // len(bounds))
-    nodes, weights = np.polynomial.legendre.leggauss(per)
+    nodes, weights = gauss_legendre(per)
     eta = np.concatenate([0.5 * (hi - lo) * nodes + 0.5 * (hi + lo) for lo, hi in bounds])
     w = np.concatenate([0.5 * (hi - lo) * weights for lo, hi in bounds])
     return eta, w

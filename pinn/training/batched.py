@@ -224,7 +224,7 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
     resample = phase.resample
     adam = phase.optimizer == "adam"
     if adam:
-        opt = torch.optim.Adam(list(batch.params.values()), lr=phase.lr)
+        opt = torch.optim.Adam(list(batch.params.values()), lr=phase.lr, foreach=True)
         gamma = (phase.lr_final / phase.lr) ** (1.0 / phase.steps) if phase.lr_final else 1.0
         schedule = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
     else:

@@ -95,16 +95,19 @@ class LevenbergMarquardt:
         return out
 
     def _split_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None,
-                  deferred: tuple[int, ...] | None = None, raw: bool = False) -> tuple[list, list]:
+                  deferred: tuple[int, ...] | None = None, raw: bool = False,
+                  immediate: tuple[int, ...] | None = None) -> tuple[list, list]:
         """(immediate blocks, deferred blocks) at theta, each in the problem's order; a `Pointwise`
-        block counts as immediate. `deferred` picks which deferred blocks are evaluated (None:
-        all); `raw`: the blocks themselves, Pointwise and deferred ones not evaluated."""
+        block counts as immediate. `deferred` and `immediate` pick which blocks of each kind are
+        evaluated (None: all; an unevaluated Pointwise block costs nothing); `raw`: the blocks
+        themselves, Pointwise and deferred ones not evaluated."""
         params = self._unflat(theta) if isinstance(theta, torch.Tensor) else theta
 
         def evaluate():
             out = (fn or self.residual_fn)()
             out = list(out) if isinstance(out, (list, tuple)) else [out]
             now = [b for b in out if not _is_deferred(b)]
+            now = now if immediate is None else [now[k] for k in immediate]
             later = [b for b in out if _is_deferred(b)]
             chosen = later if deferred is None else [later[k] for k in deferred]
             if raw:
@@ -132,17 +135,16 @@ class LevenbergMarquardt:
             if isinstance(b, Pointwise):
                 pieces[i] = self._pointwise_jacobian(at, x, b)
                 if self.check_pointwise and (id(fn), i) not in self.checked_pointwise and \
-                        self._check_pointwise(lambda v, i=i: self._split_at(at(v), fn, ())[0][i], x, pieces[i], i):
+                        self._check_pointwise(lambda v, i=i: self._split_at(at(v), fn, (), immediate=(i,))[0][0], x, pieces[i], i):
                     self.checked_pointwise.add((id(fn), i))
         if by_block:
             for i in plain:
                 def block(v, i=i):
-                    return self._split_at(at(v), fn, ())[0][i]
+                    return self._split_at(at(v), fn, (), immediate=(i,))[0][0]
                 pieces[i] = _mode(now[i].numel(), x.numel())(block)(x).detach()
         elif plain:
             def immediate(v):
-                blocks = self._split_at(at(v), fn, ())[0]
-                return torch.cat([blocks[i] for i in plain])
+                return torch.cat(self._split_at(at(v), fn, (), immediate=tuple(plain))[0])
             together = _mode(sum(now[i].numel() for i in plain), x.numel())(immediate)(x).detach()
             for i, rows in zip(plain, together.split([now[i].numel() for i in plain])):
                 pieces[i] = rows

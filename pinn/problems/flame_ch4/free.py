@@ -57,7 +57,7 @@ from pinn.numerics.nets import MLP
 from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
-from pinn.numerics.quadrature import composite_gauss
+from pinn.numerics.quadrature import composite_gauss, gauss_legendre
 
 STRETCH = 2  # theta = 1 - (1 - eta)^STRETCH
 FUEL, OXIDIZER, DILUENT = "CH4", "O2", "N2"
@@ -358,7 +358,7 @@ class FreeFlameCH4(Problem):
         t_fix = 1.0 - math.sqrt(1.0 - theta_fix)
         ends = np.logspace(-9, -2, 120)
         edges = np.unique(np.concatenate([ends, np.linspace(0.01, 0.99, 1500), 1.0 - ends, [t_fix]]))
-        nodes, weights = np.polynomial.legendre.leggauss(8)
+        nodes, weights = gauss_legendre(8)
         h = np.diff(edges)
         gauss = (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).ravel()
         param = model.m0

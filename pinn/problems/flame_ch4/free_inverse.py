@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.constants import J_PER_KMOL_PER_J_PER_MOL
 from pinn.errors import ConfigError
 from pinn.problems.base import check_number
@@ -111,7 +112,7 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
         to_t = lambda th: 1.0 - (1.0 - th) ** (1.0 / STRETCH)  # noqa: E731
         t_mid, t_end = to_t(torch.full_like(theta, 0.5)), to_t(theta)
         nodes, weights = (torch.as_tensor(v, device=theta.device, dtype=theta.dtype)
-                          for v in np.polynomial.legendre.leggauss(GAUSS_NODES))
+                          for v in gauss_legendre(GAUSS_NODES))
         half = 0.5 * (t_end - t_mid)
         t = (t_mid + half).unsqueeze(-1) + half.unsqueeze(-1) * nodes
         q = self.state(model, t.reshape(-1))[:, -1].reshape(t.shape)

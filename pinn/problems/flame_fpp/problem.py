@@ -56,7 +56,7 @@ from pinn.numerics.nets import MLP
 from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
-from pinn.numerics.quadrature import composite_gauss, graded
+from pinn.numerics.quadrature import composite_gauss, gauss_legendre, graded
 
 STRETCH = 4  # K in theta = 1 - (1 - eta)^K
 
@@ -315,7 +315,7 @@ class FreelyPropagatingFlame(Problem):
         edges = graded(cells + 1, param)
         h = edges[1:] - edges[:-1]
         nodes, weights = (torch.as_tensor(v, device=param.device, dtype=param.dtype)
-                          for v in np.polynomial.legendre.leggauss(4))
+                          for v in gauss_legendre(4))
         pp = self.phase_plane(model, (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1))
         return ((pp.dtheta / pp.q).reshape(cells, 4) @ weights * 0.5 * h).sum()
 
@@ -368,7 +368,7 @@ class FreelyPropagatingFlame(Problem):
         p = self.physics
         param = model.s0
         edges = np.linspace(0.0, 1.0, cells + 1)[:-1]  # q vanishes at t = 1
-        nodes, weights = np.polynomial.legendre.leggauss(8)
+        nodes, weights = gauss_legendre(8)
         h = edges[1] - edges[0]
         gauss = (edges[:, None] + 0.5 * h * (nodes + 1.0)).ravel()
         with torch.no_grad():
@@ -399,7 +399,7 @@ class FreelyPropagatingFlame(Problem):
         p = self.physics
         edges = graded(cells, x, stop=1.0 - 1.0 / cells)
         h = edges[1:] - edges[:-1]
-        nodes, weights = (torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in np.polynomial.legendre.leggauss(4))
+        nodes, weights = (torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in gauss_legendre(4))
         gauss = (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1)
         pp = self.phase_plane(model, torch.cat([edges, gauss]))
         slope = (pp.dtheta[cells:] / pp.q[cells:]).reshape(cells - 1, 4)

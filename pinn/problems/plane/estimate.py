@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.numerics.aposteriori import Estimate, quotient_error
 
 # sine modes in all (the product of the modes per axis stays near this), and at most per axis
@@ -30,7 +31,7 @@ def box_sine_galerkin(potential, bounds, modes_x: int, modes_y: int, nodes_x: in
     integrated by a tensor Gauss rule; and that rule's nodes, weights and sines per axis."""
     axes = []
     for (lo, hi), modes, nodes in zip(bounds, (modes_x, modes_y), (nodes_x, nodes_y)):
-        t, w = np.polynomial.legendre.leggauss(nodes)
+        t, w = gauss_legendre(nodes)
         x, w = 0.5 * (hi - lo) * t + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
         m = np.arange(1, modes + 1)
         sines = math.sqrt(2 / (hi - lo)) * np.sin(np.outer(m, x - lo) * np.pi / (hi - lo))

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
@@ -111,7 +112,7 @@ class PlaneProblem(Problem):
         a 48 x 48 Gauss rule: only the energy scale of the losses (a rough estimate is enough)."""
         (x0, x1), (y0, y1) = self.bounds
         modes = 6
-        nodes, weights = np.polynomial.legendre.leggauss(48)
+        nodes, weights = gauss_legendre(48)
         u, wu = 0.5 * (nodes + 1.0), 0.5 * weights
         X, Y = np.meshgrid(x0 + (x1 - x0) * u, y0 + (y1 - y0) * u)
         m = np.arange(1, modes + 1)
@@ -183,7 +184,7 @@ class PlaneProblem(Problem):
                     pieces += [(a, cut, max(2, count // 2)), (cut, b, max(2, count // 2))]
                 else:
                     pieces.append((a, b, count))
-            rules = [(np.polynomial.legendre.leggauss(n), a, b) for a, b, n in pieces]
+            rules = [(gauss_legendre(n), a, b) for a, b, n in pieces]
             axes.append((np.concatenate([0.5 * (b - a) * x + 0.5 * (b + a) for (x, _), a, b in rules]),
                          np.concatenate([0.5 * (b - a) * w for (_, w), a, b in rules])))
         (xs, wx), (ys, wy) = axes

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
@@ -280,8 +281,8 @@ class SchrodingerProblem(Problem):
             return ((t - hi) * kappa).exp()
         return ((t - lo) * -kappa).exp() + ((t - hi) * kappa).exp()
 
-    def psi(self, model: EigenModel, state: int, region: int, t: torch.Tensor) -> Jet:
-        """Trial wavefunction and its first two derivatives in t on one region.
+    def psi(self, model: EigenModel, state: int, region: int, t: torch.Tensor, order: int = 2) -> Jet:
+        """Trial wavefunction and its first `order` derivatives in t on one region (pinn.numerics.jets).
 
         The first region is free (up to parity and walls). Every later region starts from the value
         p0 and slope p1 of its left neighbour at the cut t_k, with s = t - t_k, width w and the
@@ -294,7 +295,7 @@ class SchrodingerProblem(Problem):
         """
         lo, hi = self.regions[region]
         last = region == len(self.regions) - 1
-        x = Jet.variable(t)
+        x = Jet.variable(t, order)
         amplitude = 1.0 / math.sqrt(self.length)
         if region == 0:
             central = self.symmetric
@@ -307,11 +308,11 @@ class SchrodingerProblem(Problem):
                 value = value * ((hi * hi - x * x) / (hi * hi) if central else (hi - x) / (hi - lo))
             return value * amplitude
         cut = t.new_full((1,), lo)
-        left = self.psi(model, state, region - 1, cut)
-        env_cut = self._envelope(model, state, region, Jet.variable(cut))
+        left = self.psi(model, state, region - 1, cut, order=1)
+        env_cut = self._envelope(model, state, region, Jet.variable(cut, order=1))
         e0, e1 = (env_cut.value, env_cut.d1 / env_cut.value) if isinstance(env_cut, Jet) else (1.0, 0.0)
         envelope = self._envelope(model, state, region, x)
-        e = envelope / e0 if isinstance(envelope, Jet) else Jet.constant(torch.ones_like(t))
+        e = envelope / e0 if isinstance(envelope, Jet) else Jet.constant(torch.ones_like(t), order)
         s, w = x - lo, hi - lo
         shape_value = e * (1 - s * e1)
         shape_slope = s * e
@@ -345,7 +346,7 @@ class SchrodingerProblem(Problem):
             else:
                 split = lo + (hi - lo) * (0.3 + 0.4 * float(torch.rand((), generator=generator, dtype=torch.float64)))
                 pieces, per_piece = [(lo, split), (split, hi)], max(2, n_points // 2)
-            nodes, weights = np.polynomial.legendre.leggauss(per_piece)
+            nodes, weights = gauss_legendre(per_piece)
             t = np.concatenate([0.5 * (b - a) * nodes + 0.5 * (b + a) for a, b in pieces])
             w = np.concatenate([0.5 * (b - a) * weights for a, b in pieces])
             tt = torch.as_tensor(t, device=device, dtype=dtype)
@@ -365,15 +366,16 @@ class SchrodingerProblem(Problem):
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}
         lower: dict[int, tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]] = {}
         regions = batch["regions"]
+        order = 1 if "rayleigh" in wanted else 0  # what the terms below use: psi and psi' (the residual rows take their own)
         for j in range(self.n_states if part is None else part + 1):
             if part is not None and j != part:
                 if j in self.partners(part):
                     with torch.no_grad():
-                        fields = [self.psi(model, j, r, reg["t"]) for r, reg in enumerate(regions)]
+                        fields = [self.psi(model, j, r, reg["t"], order) for r, reg in enumerate(regions)]
                         norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
                     lower[j] = ([f.value for f in fields], [f.d1 for f in fields], norm)
                 continue
-            fields = [self.psi(model, j, r, reg["t"]) for r, reg in enumerate(regions)]
+            fields = [self.psi(model, j, r, reg["t"], order) for r, reg in enumerate(regions)]
             norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
             parts["normalization"].append((norm - 1.0).reshape(1))
             if "residual" in wanted:
@@ -397,7 +399,8 @@ class SchrodingerProblem(Problem):
                 values_i, _, norm_i = lower[i]
                 overlap = mult * sum((reg["w"] * a * f.value).sum() for reg, a, f in zip(regions, values_i, fields))
                 parts["orthogonality"].append((overlap / torch.sqrt(norm_i * norm)).reshape(1))
-            lower[j] = ([f.value.detach() for f in fields], [f.d1.detach() for f in fields], norm.detach())
+            lower[j] = ([f.value.detach() for f in fields], [f.d1 if f.d1 is None else f.d1.detach() for f in fields],
+                        norm.detach())
         terms = {}
         for name, pieces in parts.items():
             if name == "rayleigh":
@@ -455,7 +458,7 @@ class SchrodingerProblem(Problem):
                     mask = region == r
                     if not mask.any():
                         continue
-                    f = self.psi(model, j, r, t[mask])
+                    f = self.psi(model, j, r, t[mask], order=1)
                     s = sign[mask]
                     psi[j, mask] = f.value * s if odd else f.value
                     dpsi[j, mask] = f.d1 if odd else f.d1 * s
@@ -481,7 +484,7 @@ class SchrodingerProblem(Problem):
         """Composite Gauss-Legendre nodes and weights on the full domain, split at every jump."""
         a, b = self.domain
         cuts = [a] + sorted(p for p in set(self.breakpoints) if a < p < b) + [b]
-        nodes, weights = np.polynomial.legendre.leggauss(n_points)
+        nodes, weights = gauss_legendre(n_points)
         xs, ws = [], []
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             xs.append(0.5 * (hi - lo) * nodes + 0.5 * (hi + lo))

@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.numerics.aposteriori import Estimate, quotient_error
 
 # nodes of each Gauss-Legendre piece of the estimator's rule, and nodes per sine mode
@@ -50,7 +51,7 @@ class ResidualEstimator:
         NODES_PER_MODE nodes per sine mode spread over the regions by their lengths."""
         a, b = self.problem.domain
         cuts = [a] + sorted(p for p in set(self.problem.breakpoints) if a < p < b) + [b]
-        nodes, weights = np.polynomial.legendre.leggauss(PIECE_NODES)
+        nodes, weights = gauss_legendre(PIECE_NODES)
         total_pieces = NODES_PER_MODE * self.modes / PIECE_NODES
         xs, ws = [], []
         for lo, hi in zip(cuts[:-1], cuts[1:]):

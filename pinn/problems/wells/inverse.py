@@ -103,7 +103,7 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
         for r in range(len(self.regions)):
             where = torch.nonzero(region == r).squeeze(-1)
             if where.numel():
-                density = density.index_put((where,), self.psi(model, 0, r, t[where]).value ** 2)
+                density = density.index_put((where,), self.psi(model, 0, r, t[where], order=0).value ** 2)
         return {"density": density}
 
     def eigenvalue(self, model: EigenModel) -> torch.Tensor:

@@ -32,7 +32,7 @@ def restart_state(problem: Any, model: Any, state: int) -> tuple[nn.Module, Any]
         target = torch.stack([torch.as_tensor(problem.estimator.galerkin_function(state, x, slope), device=param.device,
                                               dtype=param.dtype) for slope in (False, True)], -1)
         with torch.no_grad():
-            overlap += float((reg["w"] * problem.psi(model, state, r, reg["t"]).value * target[:, 0]).sum())
+            overlap += float((reg["w"] * problem.psi(model, state, r, reg["t"], order=0).value * target[:, 0]).sum())
         blocks.append((functools.partial(fit_rows, problem, model, state, r), reg["t"], reg["w"], target))
     sign = -1.0 if overlap < 0 else 1.0
     return model.states[state], lambda: Pointwise.join([Pointwise(f, t, w, sign * target) for f, t, w, target in blocks])
@@ -41,6 +41,6 @@ def restart_state(problem: Any, model: Any, state: int) -> tuple[nn.Module, Any]
 def fit_rows(problem: Any, model: Any, state: int, region: int, t: torch.Tensor, w: torch.Tensor,
              target: torch.Tensor) -> torch.Tensor:
     """The fit rows at the nodes t of one region (see the module text)."""
-    f = problem.psi(model, state, region, t)
+    f = problem.psi(model, state, region, t, order=1)
     unit = math.sqrt(problem.energy_scale)
     return w.sqrt()[:, None] * (torch.stack([f.value, f.d1 / unit], -1) - target * target.new_tensor([1.0, 1 / unit]))
