@@ -70,7 +70,7 @@ class LevenbergMarquardt:
         self.dampings = [float(damping)] * (len(groups) if groups else 1)
         self.done = [False] * len(self.dampings)
         self.losses = [math.inf] * len(self.dampings)
-        self.touched = [self._touched(cols) for cols, _ in groups or []]
+        self.layouts = [self._layout(cols) for cols, _ in groups or []]
         self.geodesic, self.max_tries = geodesic, max_tries
         self.scale_floor = scale_floor
         self.checked_pointwise: set[tuple[int, int]] = set()
@@ -88,11 +88,10 @@ class LevenbergMarquardt:
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
     def _unflat(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        out, i = {}, 0
-        for name, p in zip(self.names, self.params):
-            out[name] = theta[i : i + p.numel()].view_as(p)
-            i += p.numel()
-        return out
+        """The parameter tensors as views of theta; one split, whose gradient is one concatenation
+        (a slice per tensor would add a zero-filled gradient of all of theta per tensor)."""
+        pieces = theta.split([p.numel() for p in self.params])
+        return {name: piece.view_as(p) for name, p, piece in zip(self.names, self.params, pieces)}
 
     def _split_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None,
                   deferred: tuple[int, ...] | None = None, raw: bool = False,
@@ -198,14 +197,19 @@ class LevenbergMarquardt:
                                f"alone, and anything the parameters move must be computed inside its function")
         return True
 
-    def _touched(self, cols: torch.Tensor) -> set[str]:
-        """Names of the parameter tensors holding any of the flat indices `cols`."""
-        touched, start, flat = set(), 0, set(cols.tolist())
+    def _layout(self, cols: torch.Tensor) -> list[tuple[str, torch.Tensor | None, int]]:
+        """Per parameter tensor holding any of the flat indices `cols` (ascending): its name, the
+        positions of those entries in it (None: all of it) and how many there are; in the order
+        of the tensors, so each tensor's entries are the next run of the group's variables."""
+        layout, start = [], 0
         for name, p in zip(self.names, self.params):
-            if any(i in flat for i in range(start, start + p.numel())):
-                touched.add(name)
+            inside = cols[(cols >= start) & (cols < start + p.numel())] - start
+            if inside.numel() == p.numel():
+                layout.append((name, None, p.numel()))
+            elif inside.numel():
+                layout.append((name, inside, inside.numel()))
             start += p.numel()
-        return touched
+        return layout
 
     def _solver(self, J: torch.Tensor, diag: torch.Tensor, lam: float):
         """Returns rhs -> -(J^T J + lam D)^-1 J^T rhs, factorized once for this lam."""
@@ -257,17 +261,22 @@ class LevenbergMarquardt:
                 return x
         else:
             fixed = self._unflat(theta)
-            touched = self.touched[g]
+            layout = self.layouts[g]
             sub = theta[cols]
 
             def place(x: torch.Tensor) -> torch.Tensor:
                 return theta.index_copy(0, cols, x)
 
             def at(x: torch.Tensor) -> dict[str, torch.Tensor]:
-                """Only the tensors that hold this group's entries depend on x (no tangents through
-                the other groups' networks)."""
-                moved = self._unflat(place(x))
-                return {n: moved[n] if n in touched else v for n, v in fixed.items()}
+                """Only the tensors that hold this group's entries depend on x, each built from its
+                own run of x (no tangents through the other groups' networks, and no gradient the
+                size of all the parameters)."""
+                moved = dict(fixed)
+                for (name, inside, _), run in zip(layout, x.split([count for _, _, count in layout])):
+                    base = fixed[name]
+                    flat = run if inside is None else base.reshape(-1).index_copy(0, inside, run)
+                    moved[name] = flat.view_as(base)
+                return moved
 
         def residual(x: torch.Tensor) -> torch.Tensor:
             return self._residual_at(at(x), fn)
