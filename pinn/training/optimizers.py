@@ -211,23 +211,28 @@ class LevenbergMarquardt:
             start += p.numel()
         return layout
 
-    def _solver(self, J: torch.Tensor, diag: torch.Tensor, lam: float):
-        """Returns rhs -> -(J^T J + lam D)^-1 J^T rhs, factorized once for this lam."""
+    @staticmethod
+    def _solver(J: torch.Tensor, diag: torch.Tensor) -> Callable[[float], Callable | None]:
+        """lam -> (rhs -> -(J^T J + lam D)^-1 J^T rhs), or None where the damped matrix is not
+        positive definite; the product of J with itself is formed once for every lam tried."""
         m, n = J.shape
         if m < n:
             JD = J / diag
-            K = JD @ J.T
-            K.diagonal().add_(lam)
-            L, info = torch.linalg.cholesky_ex(K)
+            gram = JD @ J.T
+        else:
+            gram = J.T @ J
+
+        def factorized(lam: float):
+            A = gram.clone()
+            A.diagonal().add_(lam if m < n else lam * diag)
+            L, info = torch.linalg.cholesky_ex(A)
             if int(info) != 0:
                 return None
-            return lambda rhs: -JD.T @ torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1)
-        A = J.T @ J
-        A.diagonal().add_(lam * diag)
-        L, info = torch.linalg.cholesky_ex(A)
-        if int(info) != 0:
-            return None
-        return lambda rhs: -torch.cholesky_solve((J.T @ rhs).unsqueeze(-1), L).squeeze(-1)
+            if m < n:
+                return lambda rhs: -JD.T @ torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1)
+            return lambda rhs: -torch.cholesky_solve((J.T @ rhs).unsqueeze(-1), L).squeeze(-1)
+
+        return factorized
 
     def step(self) -> float:
         """One step of every group that has not converged; returns the loss after it."""
@@ -286,9 +291,10 @@ class LevenbergMarquardt:
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)
         nu = 2.0
+        solver = self._solver(J, diag)
         for _ in range(self.max_tries):
             lam = self.dampings[g]
-            solve = self._solver(J, diag, lam)
+            solve = solver(lam)
             if solve is None:
                 self.dampings[g] = min(lam * nu, 1e15)
                 nu *= 2
