@@ -1,6 +1,6 @@
 """The 1D Schrödinger eigenproblem -psi'' + V psi = E psi, psi(a) = psi(b) = 0, integral psi^2 = 1.
 
-Representation (the one place where the boundary conditions are imposed: `psi`, pinn.problems.wells.trial):
+Representation (the one place where the boundary conditions are imposed, `psi`):
 
 * The domain is cut at the jumps of V into regions, with one network per state and region, so
   psi'' may jump where V does. Each region after the first starts from the value and slope of its
@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import math
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -44,8 +44,7 @@ from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
 from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state
-from pinn.problems.wells.envelope import DEGREE, fit_envelope
-from pinn.problems.wells.trial import TrialFactors, TrialFunction
+from pinn.problems.wells.envelope import DEGREE, envelope_jet, fit_envelope
 from pinn.status import skipped_levels
 
 DEFAULT_WEIGHTS = {
@@ -64,6 +63,27 @@ STAGE_TERMS = {
 def schrodinger_residual(psi: Jet, V: torch.Tensor, E: torch.Tensor | float) -> torch.Tensor:
     """-psi'' + (V - E) psi."""
     return -psi.d2 + (V - E) * psi.value
+
+
+class TrialFactors(NamedTuple):
+    """The network-free parts of a region's trial function, psi = C N(u) + A p0 + B p1
+    (`SchrodingerProblem.psi`); A and B are None in the first region."""
+
+    C: Jet
+    A: Jet | None
+    B: Jet | None
+    u: Jet
+
+    def packed(self) -> torch.Tensor:
+        """Order-2 factors as one tensor with the nodes first (Pointwise inputs): (nodes, 12)."""
+        zero = torch.zeros_like(self.C.value)
+        jets = [self.C, self.A, self.B, self.u]
+        return torch.stack([getattr(j, k) if j is not None else zero for j in jets for k in ("value", "d1", "d2")], -1)
+
+    @staticmethod
+    def unpacked(packed: torch.Tensor, first_region: bool) -> "TrialFactors":
+        C, A, B, u = (Jet(*packed[..., 3 * k:3 * k + 3].unbind(-1)) for k in range(4))
+        return TrialFactors(C, None, None, u) if first_region else TrialFactors(C, A, B, u)
 
 
 class EigenModel(nn.Module):
@@ -89,7 +109,7 @@ class EigenModel(nn.Module):
         return self.energy_raw * self.energy_scale
 
 
-class SchrodingerProblem(TrialFunction, Problem):
+class SchrodingerProblem(Problem):
     """Shared machinery; a subclass sets the domain, the jumps of V and V itself."""
 
     symmetric: bool = True
@@ -212,7 +232,7 @@ class SchrodingerProblem(TrialFunction, Problem):
         v_min = float(np.min(self.potential(np.linspace(*self.domain, 2001))))
         return [v_min + ((n + 1) * math.pi / self.length) ** 2 for n in range(self.n_states)]
 
-    # ----- model ---------------------------------------------------------------------------
+    # ----- model and trial function -------------------------------------------------------
     def _net_bounds(self) -> list[tuple[float, float]]:
         bounds = []
         for k, (lo, hi) in enumerate(self.regions):
@@ -261,6 +281,105 @@ class SchrodingerProblem(TrialFunction, Problem):
     def smooth_envelope(self) -> bool:
         """Whether any state carries the envelope (asked on every trial-function evaluation)."""
         return bool(np.any(self.envelope_fits))
+
+    def _envelope(self, model: EigenModel, state: int, region: int, t: Jet) -> Jet | float:
+        """exp(-kappa * distance into the forbidden region), matching where psi is largest:
+        growing towards the cut from the centre (cosh, even), decaying towards a wall, or both.
+        In a smooth potential, exp(-P), P the fit of the WKB action (pinn.problems.wells.envelope)."""
+        kappa = model.decay_rates[state, region].to(t.value.dtype)
+        lo, hi = self.regions[region]
+        first, last = region == 0, region == len(self.regions) - 1
+        if first and last and self.smooth_envelope:
+            z = (t * t - 0.5 * hi * hi) / (0.5 * hi * hi) if self.symmetric else (t - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
+            return envelope_jet(z, model.envelopes[state].to(t.value.dtype))
+        if (first and last) or not model.forbidden[state][region]:
+            return 1.0
+        if self.symmetric and first:
+            return ((t - hi) * kappa).exp() * ((1 + ((t * -2.0) * kappa).exp()) / (1 + torch.exp(-2 * kappa * hi)))
+        if last:
+            return ((t - lo) * -kappa).exp()
+        if first:
+            return ((t - hi) * kappa).exp()
+        return ((t - lo) * -kappa).exp() + ((t - hi) * kappa).exp()
+
+    def psi(self, model: EigenModel, state: int, region: int, t: torch.Tensor, order: int = 2,
+            factors: TrialFactors | None = None) -> Jet:
+        """Trial wavefunction and its first `order` derivatives in t on one region (pinn.numerics.jets):
+
+            psi = C N(u) + A p0 + B p1,
+
+        N the region's network at its input u, p0 and p1 the value and slope of the left neighbour
+        at the cut (none in the first region), and C, A, B, u the `trial_factors` of these nodes
+        (computed here unless given)."""
+        C, A, B, u = factors if factors is not None else self.trial_factors(model, state, region, t, order)
+        value = C * model.states[state].jet(region, u)
+        if region == 0:
+            return value
+        lo = self.regions[region][0]
+        cut = t.new_full((1,), lo)
+        left = self.psi(model, state, region - 1, cut, order=1, factors=self._cut_factors(model, state, region - 1, cut))
+        return value + A * left.value + B * left.d1
+
+    def trial_factors(self, model: EigenModel, state: int, region: int, t: torch.Tensor,
+                      order: int = 2) -> TrialFactors:
+        """(C, A, B, u) of `psi`, none of which depends on the networks.
+
+        The first region is free (up to parity and walls): C = env(t) a, u = t^2 (symmetric, even;
+        times t / T when odd) or u = t, times the wall factors, with a = 1/sqrt(length). Every later
+        region starts from the value p0 and slope p1 of its left neighbour at the cut t_k, with
+        s = t - t_k, width w and the envelope ratio e(s) = env(t) / env(t_k), e1 = env'(t_k) / env(t_k):
+
+            A = e (1 - e1 s),  B = s e,  C = a (s/w)^2 e,  u = t,
+
+        each times a wall factor ((1 - (s/w)^2), (1 - s/w), (1 - s/w)) in the last region. So psi
+        and psi' are continuous by construction and psi'' is free to jump with V."""
+        lo, hi = self.regions[region]
+        last = region == len(self.regions) - 1
+        x = Jet.variable(t, order)
+        amplitude = 1.0 / math.sqrt(self.length)
+        if region == 0:
+            central = self.symmetric
+            C = self._envelope(model, state, 0, x) * amplitude
+            C = C if isinstance(C, Jet) else Jet.constant(torch.full_like(t, C), order)
+            if central and self.parity(state) == 1:
+                C = C * (x / hi)
+            if not central:
+                C = C * ((x - lo) / (hi - lo))
+            if last:
+                C = C * ((hi * hi - x * x) / (hi * hi) if central else (hi - x) / (hi - lo))
+            return TrialFactors(C, None, None, x * x if central else x)
+        env_cut = self._envelope(model, state, region, Jet.variable(t.new_full((1,), lo), order=1))
+        e0, e1 = (env_cut.value, env_cut.d1 / env_cut.value) if isinstance(env_cut, Jet) else (1.0, 0.0)
+        envelope = self._envelope(model, state, region, x)
+        e = envelope / e0 if isinstance(envelope, Jet) else Jet.constant(torch.ones_like(t), order)
+        s, w = x - lo, hi - lo
+        A, B, C = e * (1 - s * e1), s * e, (s * s) * e * (amplitude / (w * w))
+        if last:
+            A, B, C = A * (1 - (s * s) / (w * w)), B * (1 - s / w), C * (1 - s / w)
+        return TrialFactors(C, A, B, x)
+
+    def _cut_factors(self, model: EigenModel, state: int, region: int, cut: torch.Tensor) -> TrialFactors:
+        """The trial factors of `region` at its right cut (order 1), computed once per state."""
+        key = (state, region, cut.dtype, cut.device)
+        cache = self.__dict__.setdefault("_cut_factor_cache", {})
+        if key not in cache:
+            with torch.no_grad():
+                cache[key] = self.trial_factors(model, state, region, cut, order=1)
+        return cache[key]
+
+    def batch_factors(self, model: EigenModel, state: int, region: int, t: torch.Tensor, order: int,
+                      packed: bool = False) -> TrialFactors | torch.Tensor:
+        """The trial factors at the nodes t of a batch (or, `packed`, those of order 2 as one
+        tensor), kept while t is the batch's: a Levenberg-Marquardt step evaluates the same nodes
+        several times."""
+        key = (state, region, order, packed)
+        cache = self.__dict__.setdefault("_batch_factor_cache", {})
+        hit = cache.get(key)
+        if hit is None or hit[0] is not t:
+            with torch.no_grad():
+                factors = self.trial_factors(model, state, region, t, 2 if packed else order)
+                hit = cache[key] = (t, factors.packed() if packed else factors)
+        return hit[1]
 
     def _V(self, t):
         """V at solver coordinates t (numpy or torch)."""
