@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import math
 from functools import cached_property
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -63,27 +63,6 @@ STAGE_TERMS = {
 def schrodinger_residual(psi: Jet, V: torch.Tensor, E: torch.Tensor | float) -> torch.Tensor:
     """-psi'' + (V - E) psi."""
     return -psi.d2 + (V - E) * psi.value
-
-
-class TrialFactors(NamedTuple):
-    """The network-free parts of a region's trial function, psi = C N(u) + A p0 + B p1
-    (`SchrodingerProblem.psi`); A and B are None in the first region."""
-
-    C: Jet
-    A: Jet | None
-    B: Jet | None
-    u: Jet
-
-    def packed(self) -> torch.Tensor:
-        """Order-2 factors as one tensor with the nodes first (Pointwise inputs): (nodes, 12)."""
-        zero = torch.zeros_like(self.C.value)
-        jets = [self.C, self.A, self.B, self.u]
-        return torch.stack([getattr(j, k) if j is not None else zero for j in jets for k in ("value", "d1", "d2")], -1)
-
-    @staticmethod
-    def unpacked(packed: torch.Tensor, first_region: bool) -> "TrialFactors":
-        C, A, B, u = (Jet(*packed[..., 3 * k:3 * k + 3].unbind(-1)) for k in range(4))
-        return TrialFactors(C, None, None, u) if first_region else TrialFactors(C, A, B, u)
 
 
 class EigenModel(nn.Module):
@@ -302,84 +281,47 @@ class SchrodingerProblem(Problem):
             return ((t - hi) * kappa).exp()
         return ((t - lo) * -kappa).exp() + ((t - hi) * kappa).exp()
 
-    def psi(self, model: EigenModel, state: int, region: int, t: torch.Tensor, order: int = 2,
-            factors: TrialFactors | None = None) -> Jet:
-        """Trial wavefunction and its first `order` derivatives in t on one region (pinn.numerics.jets):
+    def psi(self, model: EigenModel, state: int, region: int, t: torch.Tensor, order: int = 2) -> Jet:
+        """Trial wavefunction and its first `order` derivatives in t on one region (pinn.numerics.jets).
 
-            psi = C N(u) + A p0 + B p1,
+        The first region is free (up to parity and walls). Every later region starts from the value
+        p0 and slope p1 of its left neighbour at the cut t_k, with s = t - t_k, width w and the
+        envelope ratio e(s) = env(t) / env(t_k), e1 = env'(t_k) / env(t_k):
 
-        N the region's network at its input u, p0 and p1 the value and slope of the left neighbour
-        at the cut (none in the first region), and C, A, B, u the `trial_factors` of these nodes
-        (computed here unless given)."""
-        C, A, B, u = factors if factors is not None else self.trial_factors(model, state, region, t, order)
-        value = C * model.states[state].jet(region, u)
-        if region == 0:
-            return value
-        lo = self.regions[region][0]
-        cut = t.new_full((1,), lo)
-        left = self.psi(model, state, region - 1, cut, order=1, factors=self._cut_factors(model, state, region - 1, cut))
-        return value + A * left.value + B * left.d1
+            psi = p0 e (1 - e1 s) + p1 s e + (s/w)^2 e N(t),
 
-    def trial_factors(self, model: EigenModel, state: int, region: int, t: torch.Tensor,
-                      order: int = 2) -> TrialFactors:
-        """(C, A, B, u) of `psi`, none of which depends on the networks.
-
-        The first region is free (up to parity and walls): C = env(t) a, u = t^2 (symmetric, even;
-        times t / T when odd) or u = t, times the wall factors, with a = 1/sqrt(length). Every later
-        region starts from the value p0 and slope p1 of its left neighbour at the cut t_k, with
-        s = t - t_k, width w and the envelope ratio e(s) = env(t) / env(t_k), e1 = env'(t_k) / env(t_k):
-
-            A = e (1 - e1 s),  B = s e,  C = a (s/w)^2 e,  u = t,
-
-        each times a wall factor ((1 - (s/w)^2), (1 - s/w), (1 - s/w)) in the last region. So psi
-        and psi' are continuous by construction and psi'' is free to jump with V."""
+        each term times a wall factor ((1 - (s/w)^2), (1 - s/w), (1 - s/w)) in the last region.
+        So psi and psi' are continuous by construction and psi'' is free to jump with V.
+        """
         lo, hi = self.regions[region]
         last = region == len(self.regions) - 1
         x = Jet.variable(t, order)
         amplitude = 1.0 / math.sqrt(self.length)
         if region == 0:
             central = self.symmetric
-            C = self._envelope(model, state, 0, x) * amplitude
-            C = C if isinstance(C, Jet) else Jet.constant(torch.full_like(t, C), order)
+            value = model.states[state].jet(0, x * x if central else x) * self._envelope(model, state, 0, x)
             if central and self.parity(state) == 1:
-                C = C * (x / hi)
+                value = value * (x / hi)
             if not central:
-                C = C * ((x - lo) / (hi - lo))
+                value = value * ((x - lo) / (hi - lo))
             if last:
-                C = C * ((hi * hi - x * x) / (hi * hi) if central else (hi - x) / (hi - lo))
-            return TrialFactors(C, None, None, x * x if central else x)
-        env_cut = self._envelope(model, state, region, Jet.variable(t.new_full((1,), lo), order=1))
+                value = value * ((hi * hi - x * x) / (hi * hi) if central else (hi - x) / (hi - lo))
+            return value * amplitude
+        cut = t.new_full((1,), lo)
+        left = self.psi(model, state, region - 1, cut, order=1)
+        env_cut = self._envelope(model, state, region, Jet.variable(cut, order=1))
         e0, e1 = (env_cut.value, env_cut.d1 / env_cut.value) if isinstance(env_cut, Jet) else (1.0, 0.0)
         envelope = self._envelope(model, state, region, x)
         e = envelope / e0 if isinstance(envelope, Jet) else Jet.constant(torch.ones_like(t), order)
         s, w = x - lo, hi - lo
-        A, B, C = e * (1 - s * e1), s * e, (s * s) * e * (amplitude / (w * w))
+        shape_value = e * (1 - s * e1)
+        shape_slope = s * e
+        free = (s * s) * e * model.states[state].jet(region, x) * (amplitude / (w * w))
         if last:
-            A, B, C = A * (1 - (s * s) / (w * w)), B * (1 - s / w), C * (1 - s / w)
-        return TrialFactors(C, A, B, x)
-
-    def _cut_factors(self, model: EigenModel, state: int, region: int, cut: torch.Tensor) -> TrialFactors:
-        """The trial factors of `region` at its right cut (order 1), computed once per state."""
-        key = (state, region, cut.dtype, cut.device)
-        cache = self.__dict__.setdefault("_cut_factor_cache", {})
-        if key not in cache:
-            with torch.no_grad():
-                cache[key] = self.trial_factors(model, state, region, cut, order=1)
-        return cache[key]
-
-    def batch_factors(self, model: EigenModel, state: int, region: int, t: torch.Tensor, order: int,
-                      packed: bool = False) -> TrialFactors | torch.Tensor:
-        """The trial factors at the nodes t of a batch (or, `packed`, those of order 2 as one
-        tensor), kept while t is the batch's: a Levenberg-Marquardt step evaluates the same nodes
-        several times."""
-        key = (state, region, order, packed)
-        cache = self.__dict__.setdefault("_batch_factor_cache", {})
-        hit = cache.get(key)
-        if hit is None or hit[0] is not t:
-            with torch.no_grad():
-                factors = self.trial_factors(model, state, region, t, 2 if packed else order)
-                hit = cache[key] = (t, factors.packed() if packed else factors)
-        return hit[1]
+            shape_value = shape_value * (1 - (s * s) / (w * w))
+            shape_slope = shape_slope * (1 - s / w)
+            free = free * (1 - s / w)
+        return shape_value * left.value + shape_slope * left.d1 + free
 
     def _V(self, t):
         """V at solver coordinates t (numpy or torch)."""
@@ -429,21 +371,18 @@ class SchrodingerProblem(Problem):
             if part is not None and j != part:
                 if j in self.partners(part):
                     with torch.no_grad():
-                        fields = [self.psi(model, j, r, reg["t"], order, self.batch_factors(model, j, r, reg["t"], order))
-                                  for r, reg in enumerate(regions)]
+                        fields = [self.psi(model, j, r, reg["t"], order) for r, reg in enumerate(regions)]
                         norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
                     lower[j] = ([f.value for f in fields], [f.d1 for f in fields], norm)
                 continue
-            fields = [self.psi(model, j, r, reg["t"], order, self.batch_factors(model, j, r, reg["t"], order))
-                      for r, reg in enumerate(regions)]
+            fields = [self.psi(model, j, r, reg["t"], order) for r, reg in enumerate(regions)]
             norm = mult * sum((reg["w"] * f.value**2).sum() for reg, f in zip(regions, fields))
             parts["normalization"].append((norm - 1.0).reshape(1))
             if "residual" in wanted:
                 scale = math.sqrt(self.weights["residual"] * mult / self.length) / E_s
                 for r, reg in enumerate(regions):
-                    packed = self.batch_factors(model, j, r, reg["t"], 2, packed=True)
                     parts["residual"].append(Pointwise(functools.partial(self._residual_rows, model, j, r, scale, stage),
-                                                       reg["t"], reg["w"], reg["V"], packed))
+                                                       reg["t"], reg["w"], reg["V"]))
             if "rayleigh" in wanted:
                 values, slopes = [f.value for f in fields], [f.d1 for f in fields]
                 for i in self.partners(j):
@@ -474,10 +413,9 @@ class SchrodingerProblem(Problem):
         return terms
 
     def _residual_rows(self, model: EigenModel, state: int, region: int, scale: float, stage: str,
-                       t: torch.Tensor, w: torch.Tensor, V: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-        """scale sqrt(w) (-psi'' + (V - E) psi) at the nodes t of one region, given the packed
-        trial factors there (`TrialFactors.packed`)."""
-        f = self.psi(model, state, region, t, factors=TrialFactors.unpacked(factors, region == 0))
+                       t: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        """scale sqrt(w) (-psi'' + (V - E) psi) at the nodes t of one region."""
+        f = self.psi(model, state, region, t)
         return scale * w.sqrt() * schrodinger_residual(f, self.potential_of(model, V, stage), model.energies[state])
 
     def potential_of(self, model: EigenModel, V: torch.Tensor, stage: str) -> torch.Tensor:
