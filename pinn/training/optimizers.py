@@ -134,7 +134,8 @@ class LevenbergMarquardt:
             if isinstance(b, Pointwise):
                 pieces[i] = self._pointwise_jacobian(at, x, b)
                 if self.check_pointwise and (id(fn), i) not in self.checked_pointwise and \
-                        self._check_pointwise(lambda v, i=i: self._split_at(at(v), fn, (), immediate=(i,))[0][0], x, pieces[i], i):
+                        self._check_pointwise(lambda v, i=i: self._split_at(at(v), fn, (), immediate=(i,))[0][0],
+                                              x, pieces[i], i):
                     self.checked_pointwise.add((id(fn), i))
         if by_block:
             for i in plain:

@@ -54,10 +54,10 @@ from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
 from pinn.numerics.nets import MLP
+from pinn.numerics.quadrature import composite_gauss, gauss_legendre
 from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
-from pinn.numerics.quadrature import composite_gauss, gauss_legendre
 
 STRETCH = 2  # theta = 1 - (1 - eta)^STRETCH
 FUEL, OXIDIZER, DILUENT = "CH4", "O2", "N2"

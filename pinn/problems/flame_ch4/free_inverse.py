@@ -24,9 +24,9 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from pinn.numerics.quadrature import gauss_legendre
 from pinn.constants import J_PER_KMOL_PER_J_PER_MOL
 from pinn.errors import ConfigError
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.problems.base import check_number
 from pinn.problems.flame_ch4.free import MAJOR_SPECIES, STRETCH, FlameCH4Model, FreeFlameCH4
 from pinn.problems.inverse import InverseProblem, ObservedField, Unknown

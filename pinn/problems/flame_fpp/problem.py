@@ -53,10 +53,10 @@ from pinn.constants import GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
+from pinn.numerics.quadrature import composite_gauss, gauss_legendre, graded
 from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
-from pinn.numerics.quadrature import composite_gauss, gauss_legendre, graded
 
 STRETCH = 4  # K in theta = 1 - (1 - eta)^K
 

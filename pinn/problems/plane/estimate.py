@@ -16,8 +16,8 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from pinn.numerics.quadrature import gauss_legendre
 from pinn.numerics.aposteriori import Estimate, quotient_error
+from pinn.numerics.quadrature import gauss_legendre
 
 # sine modes in all (the product of the modes per axis stays near this), and at most per axis
 MODES, MAX_PER_AXIS = 900, 60

@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pinn.numerics.quadrature import gauss_legendre
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.problems.base import Deferred, Pointwise, Problem, check_count, check_length, check_number, check_ratio, owners_by_state
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels

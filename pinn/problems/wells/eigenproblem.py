@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pinn.numerics.quadrature import gauss_legendre
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
+from pinn.numerics.quadrature import gauss_legendre
 from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state
 from pinn.problems.wells.envelope import DEGREE, envelope_jet, fit_envelope
 from pinn.status import skipped_levels
@@ -366,7 +366,7 @@ class SchrodingerProblem(Problem):
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in wanted}
         lower: dict[int, tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]] = {}
         regions = batch["regions"]
-        order = 1 if "rayleigh" in wanted else 0  # what the terms below use: psi and psi' (the residual rows take their own)
+        order = 1 if "rayleigh" in wanted else 0  # psi and psi' below; the residual rows take psi'' themselves
         for j in range(self.n_states if part is None else part + 1):
             if part is not None and j != part:
                 if j in self.partners(part):

@@ -17,8 +17,8 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from pinn.numerics.quadrature import gauss_legendre
 from pinn.numerics.aposteriori import Estimate, quotient_error
+from pinn.numerics.quadrature import gauss_legendre
 
 # nodes of each Gauss-Legendre piece of the estimator's rule, and nodes per sine mode
 PIECE_NODES = 24
