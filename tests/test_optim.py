@@ -183,6 +183,31 @@ def test_problem_residuals_are_pointwise(config):
     torch.testing.assert_close(J, _dense_jacobian(model, fn), rtol=1e-10, atol=1e-12)
 
 
+def test_lm_group_variables_give_the_columns_of_the_full_jacobian():
+    """One group per state of finite_well n_states=2 (each state's networks plus its entry of the
+    shared eigenvalue tensor): the group's parameters built from its own variables are the
+    model's, and its Jacobian is the full Jacobian of its rows restricted to its columns."""
+    problem = build_problem({"name": "finite_well", "n_states": 2})
+    torch.manual_seed(0)
+    model = problem.build_model(8, 2, "tanh").double()
+    batch = problem.collocation(16, torch.device("cpu"), torch.float64)
+    owners = problem.parts(model)
+    labels = torch.cat([owners[name].reshape(-1) for name, _ in model.named_parameters()])
+    fns = [functools.partial(lambda g: list(problem.loss_terms(model, batch, "solve", part=g).values()), g)
+           for g in range(2)]
+    groups = [(torch.nonzero(labels == g).squeeze(1), fns[g]) for g in range(2)]
+    lm = LevenbergMarquardt(ResidualModule(model), lambda: None, groups=groups)
+    for g, (cols, fn) in enumerate(groups):
+        sub, at, place = lm._variables(g, cols)
+        for name, value in at(sub).items():
+            assert torch.equal(value, dict(lm.module.named_parameters())[name])
+        assert torch.equal(place(sub), lm._flat())
+        _, J = lm._linearized(at, sub, fn, by_block=False)
+        _, full = lm._linearized(lm._unflat, lm._flat(), fn, by_block=False)
+        assert J.shape == (full.shape[0], cols.numel())
+        torch.testing.assert_close(J, full[:, cols], rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("coupled", ["input", "nodes"])
 def test_a_block_that_is_not_pointwise_is_refused(coupled):
     """An input that moves with the parameters, or rows that see the other nodes, would give a

@@ -235,6 +235,28 @@ class LevenbergMarquardt:
 
         return factorized
 
+    def _variables(self, g: int, cols: torch.Tensor | None):
+        """(the current values of group g's variables, `at`: variables -> every parameter tensor,
+        `place`: variables -> the whole flat parameter vector); without groups, all parameters."""
+        theta = self._flat()
+        if cols is None:
+            return theta, self._unflat, lambda x: x
+        fixed = self._unflat(theta)
+        layout = self.layouts[g]
+
+        def at(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            """Only the tensors that hold this group's entries depend on x, each built from its
+            own run of x (no tangents through the other groups' networks, and no gradient the
+            size of all the parameters)."""
+            moved = dict(fixed)
+            for (name, inside, _), run in zip(layout, x.split([count for _, _, count in layout])):
+                base = fixed[name]
+                flat = run if inside is None else base.reshape(-1).index_copy(0, inside, run)
+                moved[name] = flat.view_as(base)
+            return moved
+
+        return theta[cols], at, lambda x: theta.index_copy(0, cols, x)
+
     def step(self) -> float:
         """One step of every group that has not converged; returns the loss after it."""
         if self.groups is None:
@@ -256,33 +278,7 @@ class LevenbergMarquardt:
         network losses. The damping follows Nielsen's rule on the gain ratio rho:
         lam *= max(1/3, 1 - (2 rho - 1)^3) after an accepted step, lam *= nu, nu *= 2 after a rejection.
         """
-        theta = self._flat()
-        if cols is None:
-            sub = theta
-
-            def at(x: torch.Tensor) -> dict[str, torch.Tensor]:
-                return self._unflat(x)
-
-            def place(x: torch.Tensor) -> torch.Tensor:
-                return x
-        else:
-            fixed = self._unflat(theta)
-            layout = self.layouts[g]
-            sub = theta[cols]
-
-            def place(x: torch.Tensor) -> torch.Tensor:
-                return theta.index_copy(0, cols, x)
-
-            def at(x: torch.Tensor) -> dict[str, torch.Tensor]:
-                """Only the tensors that hold this group's entries depend on x, each built from its
-                own run of x (no tangents through the other groups' networks, and no gradient the
-                size of all the parameters)."""
-                moved = dict(fixed)
-                for (name, inside, _), run in zip(layout, x.split([count for _, _, count in layout])):
-                    base = fixed[name]
-                    flat = run if inside is None else base.reshape(-1).index_copy(0, inside, run)
-                    moved[name] = flat.view_as(base)
-                return moved
+        sub, at, place = self._variables(g, cols)
 
         def residual(x: torch.Tensor) -> torch.Tensor:
             return self._residual_at(at(x), fn)
