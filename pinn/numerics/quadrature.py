@@ -18,6 +18,11 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights
 
 
+def gauss_legendre_like(n: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The n-point Gauss-Legendre rule on [-1, 1] as tensors of `like`'s device and dtype."""
+    return tuple(torch.tensor(v, device=like.device, dtype=like.dtype) for v in gauss_legendre(n))
+
+
 def graded(n: int, like: torch.Tensor, stop: float = 1.0) -> torch.Tensor:
     """n points on [0, stop] graded towards both ends of [0, 1] (smoothstep of a uniform grid)."""
     t = torch.linspace(0.0, stop, n, device=like.device, dtype=like.dtype)

@@ -53,7 +53,7 @@ from pinn.constants import GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN
 from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
-from pinn.numerics.quadrature import composite_gauss, gauss_legendre, graded
+from pinn.numerics.quadrature import composite_gauss, gauss_legendre, gauss_legendre_like, graded
 from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
 from pinn.problems.registry import register
@@ -314,8 +314,7 @@ class FreelyPropagatingFlame(Problem):
         param = model.s0
         edges = graded(cells + 1, param)
         h = edges[1:] - edges[:-1]
-        nodes, weights = (torch.as_tensor(v, device=param.device, dtype=param.dtype)
-                          for v in gauss_legendre(4))
+        nodes, weights = gauss_legendre_like(4, param)
         pp = self.phase_plane(model, (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1))
         return ((pp.dtheta / pp.q).reshape(cells, 4) @ weights * 0.5 * h).sum()
 
@@ -399,7 +398,7 @@ class FreelyPropagatingFlame(Problem):
         p = self.physics
         edges = graded(cells, x, stop=1.0 - 1.0 / cells)
         h = edges[1:] - edges[:-1]
-        nodes, weights = (torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in gauss_legendre(4))
+        nodes, weights = gauss_legendre_like(4, x)
         gauss = (edges[:-1, None] + 0.5 * h[:, None] * (nodes + 1.0)).reshape(-1)
         pp = self.phase_plane(model, torch.cat([edges, gauss]))
         slope = (pp.dtheta[cells:] / pp.q[cells:]).reshape(cells - 1, 4)
