@@ -107,6 +107,31 @@ def test_inverse_positions_agree_with_the_trajectory():
     assert x[2] == 0.0
 
 
+def test_inverse_positions_hold_far_into_the_preheat_zone():
+    """The observations farthest upstream lie at theta ~ 1e-4, where q vanishes like theta: x(theta)
+    = delta int_{1/2}^{theta} dtheta' / q there against scipy's adaptive quadrature of the same
+    integrand, and on the burnt side as well."""
+    from scipy.integrate import quad
+
+    from pinn.problems.flame_ch4.free import STRETCH
+
+    problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 12})
+    model = perturbed_model(problem, seed=3, scale=0.3)
+
+    def inverse_q(theta):
+        t = torch.tensor([1.0 - (1.0 - theta) ** (1.0 / STRETCH)], dtype=torch.float64)
+        with torch.no_grad():
+            return 1.0 / float(problem.state(model, t)[0, -1])
+
+    theta = [1e-5, 1e-4, 1e-3, 0.02, 0.9, 0.999]
+    with torch.no_grad():
+        x = problem.positions(model, torch.tensor(theta, dtype=torch.float64)).numpy()
+    expected = [problem.delta * quad(inverse_q, 0.5, th, epsabs=0.0, epsrel=1e-12, limit=400,
+                                     points=[th * 10.0 ** -k for k in range(1, 4)] if th < 0.5 else None)[0]
+                for th in theta]
+    np.testing.assert_allclose(x, expected, rtol=1e-9)
+
+
 def test_inverse_compares_the_model_where_each_observation_was_made():
     """T and Y at the observed positions: against the profile the evaluation places in x (its own
     quadrature and interpolation), and the implicit derivative of the located theta against a
