@@ -1,0 +1,129 @@
+"""What the observations of flame_ch4_inverse can tell, from Cantera alone (no PINN): the
+Cramér-Rao bound of the design and the maximum-likelihood estimate of each noise draw.
+
+    python benchmarks/flame_ch4_inverse_bound.py                 # phi 0.8, 1% noise, draws 0..7
+    python benchmarks/flame_ch4_inverse_bound.py --draws 20 --noise 0.02
+
+The data rows are the inverse problem's own: its observation positions, its noise draws and its
+misfit, (model - observed) / (sigma (|observed| + floor)). The model is Cantera's FreeFlame
+(pinn.reference) with the rate's A and E_a scaled, each profile placed by where T is halfway up,
+and an offset of that place as a third unknown (the PINN's nuisance offset). Central differences
+of +-`step` in ln A and ln E_a give the Jacobian J of the rows; the bound is (J^T J)^-1 with the
+offset profiled out, and s_L's from its gradient. Each draw's estimate is the linearized one,
+p = -(J^T J)^-1 J^T r at the truth, which the exact fit (a Gauss-Newton iteration with Cantera
+solves, 2026-12-07, draws 0 and 3) matches to a tenth of a standard error.
+
+Compare the std with the one an inverse run states (metrics.json inferred.<name>.std) and the
+estimates with `python benchmarks/inverse_coverage.py --problem flame_ch4_inverse`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pinn.chemistry.mechanism import mechanism_path, require_cantera
+from pinn.problems import build_problem
+from pinn.problems.flame_ch4.free import MAJOR_SPECIES
+from pinn.reference.flame_ch4 import FlameReference, free_flame
+
+
+def scaled_mechanism(folder: Path, factor_A: float, factor_E: float) -> str:
+    """The shipped mechanism with the rate's A and E_a multiplied, written as a YAML file."""
+    ct = require_cantera()
+    gas = ct.Solution(str(mechanism_path()))
+    reaction = gas.reaction(0)
+    rate = reaction.rate
+    reaction.rate = ct.ArrheniusRate(rate.pre_exponential_factor * factor_A, rate.temperature_exponent,
+                                     rate.activation_energy * factor_E)
+    gas.modify_reaction(0, reaction)
+    path = folder / f"scaled_{factor_A:.6f}_{factor_E:.6f}.yaml"
+    gas.write_yaml(str(path))
+    return str(path)
+
+
+def observed(ref: FlameReference, x: np.ndarray, names: list[str], middle: float) -> np.ndarray:
+    """The observed fields at x (field by field), the profile moved so that T is halfway up at
+    `middle`."""
+    theta = (ref.T - ref.T[0]) / (ref.T[-1] - ref.T[0])
+    shift = float(np.interp(0.5, theta, ref.x)) - middle
+    values = {"T": np.interp(x + shift, ref.x, ref.T),
+              **{f"Y_{k}": np.interp(x + shift, ref.x, ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES}}
+    return np.concatenate([values[n] for n in names])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phi", type=float, default=0.8)
+    parser.add_argument("--noise", type=float, default=0.01)
+    parser.add_argument("--draws", type=int, default=8, help="noise seeds 0..K-1")
+    parser.add_argument("--step", type=float, default=0.02, help="the central difference's step in ln A and ln E_a")
+    args = parser.parse_args()
+
+    problem = build_problem({"name": "flame_ch4_inverse", "phi": args.phi, "noise": args.noise})
+    fields = problem.observed_fields()
+    names = [f.name for f in fields]
+    truth = problem.reference()
+    x, exact = problem.exact_observations(truth, problem.n_observations)
+    theta = (truth.T - truth.T[0]) / (truth.T[-1] - truth.T[0])
+    middle = float(np.interp(0.5, theta, truth.x))
+    floors = np.concatenate([np.full(x.size, f.floor) for f in fields])
+    exact_rows = np.concatenate([exact[n] for n in names])
+    scale = problem.sigma * (np.abs(exact_rows) + floors)
+
+    start = time.perf_counter()
+    h = args.step
+    with tempfile.TemporaryDirectory() as tmp:
+        solved = {key: free_flame(args.phi, mechanism=scaled_mechanism(Path(tmp), *np.exp(key)))
+                  for key in ((h, 0.0), (-h, 0.0), (0.0, h), (0.0, -h))}
+    columns, slopes = [], []
+    for k in range(2):
+        plus, minus = (solved[tuple(s * h * (j == k) for j in range(2))] for s in (1.0, -1.0))
+        columns.append((observed(plus, x, names, middle) - observed(minus, x, names, middle)) / (2 * h) / scale)
+        slopes.append((plus.s_L_extrapolated - minus.s_L_extrapolated) / (2 * h))
+    dx = 1e-7  # the offset: the profile moved downstream by dx
+    columns.append((observed(truth, x - dx, names, middle) - observed(truth, x + dx, names, middle)) / (2 * dx) / scale)
+    J = np.stack(columns, axis=1)
+    covariance = np.linalg.inv(J.T @ J)
+    gradient, s_L = np.array(slopes), truth.s_L_extrapolated
+    std_s = float(np.sqrt(gradient @ covariance[:2, :2] @ gradient))
+    std = np.sqrt(np.diag(covariance))
+    print(f"flame_ch4_inverse at phi {args.phi}: {x.size} positions, fields {', '.join(names)}, noise {args.noise:g}; "
+          f"Cantera solves {time.perf_counter() - start:.0f} s")
+    print("\nCramér-Rao bound (relative standard errors; the offset profiled out):")
+    print(f"  s_L {std_s / s_L:.4f} ({std_s:.3g} m/s)   A {std[0]:.4f}   E_a {std[1]:.5f}   "
+          f"corr(A, E_a) {covariance[0, 1] / (std[0] * std[1]):.4f}")
+    print(f"  d ln s_L / d ln A = {gradient[0] / s_L:.3f},  d ln s_L / d ln E_a = {gradient[1] / s_L:.3f}")
+    true_A = truth_value(problem, "pre_exponential")
+    true_E = truth_value(problem, "activation_energy")
+    print(f"\nlinearized maximum-likelihood estimate of each draw (truth: s_L {s_L:.6f} m/s, A {true_A:.5g}, "
+          f"E_a {true_E:.1f} J/mol):")
+    print(f"{'draw':>5} {'s_L':>10} {'A':>12} {'E_a':>9}")
+    estimates = []
+    for seed in range(args.draws):
+        data = build_problem({"name": "flame_ch4_inverse", "phi": args.phi, "noise": args.noise,
+                              "noise_seed": seed}).data
+        obs = np.concatenate([data[n] for n in names])
+        weight = problem.sigma * (np.abs(obs) + floors)  # the misfit's, from the observed values
+        rows, J_draw = (exact_rows - obs) / weight, J * (scale / weight)[:, None]
+        step = -np.linalg.solve(J_draw.T @ J_draw, J_draw.T @ rows)
+        estimate = (s_L + gradient @ step[:2], true_A * np.exp(step[0]), true_E * np.exp(step[1]))
+        estimates.append(estimate)
+        print(f"{seed:5d} {estimate[0]:10.6f} {estimate[1]:12.5g} {estimate[2]:9.1f}")
+    if len(estimates) > 1:
+        spread = np.std(np.array(estimates), axis=0, ddof=1)
+        print(f"{'sd':>5} {spread[0]:10.3g} {spread[1]:12.3g} {spread[2]:9.3g}   "
+              f"(the bound: {std_s:.3g}, {std[0] * true_A:.3g}, {std[1] * true_E:.3g})")
+
+
+def truth_value(problem, name: str) -> float:
+    unknown = next(u for u in problem.unknown_parameters() if u.name == name)
+    return unknown.true * unknown.report_scale
+
+
+if __name__ == "__main__":
+    main()
