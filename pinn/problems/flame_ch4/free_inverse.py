@@ -44,7 +44,7 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
     def __init__(self, phi: float = 0.8, T_in: float = 300.0, pressure: float = 101325.0, width: float = 0.03,
                  n_observations: int = 20, noise: float = 0.01, noise_seed: int = 0, observations: str | None = None,
                  initial_pre_exponential: float = 1.0e9, initial_activation_energy: float = 7.0e4,
-                 data_weight: float = 0.01):
+                 data_weight: float = 0.001):
         super().__init__(phi, T_in, pressure, width)
         self.check_inverse(n_observations, noise, noise_seed, data_weight, observations, max_count=1000)
         self.initial = {
