@@ -11,6 +11,7 @@ ct = pytest.importorskip("cantera", reason="the flames extra is not installed")
 
 from pinn.config import compose_config  # noqa: E402
 from pinn.problems import build_problem  # noqa: E402
+from pinn.problems.flame_ch4.free_inverse import DATA_SPACING  # noqa: E402
 from pinn.reference.flame_ch4 import free_flame, inlet_gas  # noqa: E402
 from pinn.run import run  # noqa: E402
 
@@ -164,8 +165,12 @@ def test_inverse_data_and_unknowns(tmp_path):
     """Synthetic observations come from Cantera's flame; the unknowns start at the guesses; bad
     settings are one-line errors."""
     problem = build_problem({"name": "flame_ch4_inverse", "n_observations": 15, "noise": 0.0})
-    reference = free_flame(0.8)
+    reference = free_flame(0.8, resolved_spacing=DATA_SPACING)
     np.testing.assert_allclose(problem.data["T"], np.interp(problem.data.x, reference.x, reference.T))
+    assert reference.s_L_extrapolated == free_flame(0.8).s_L_extrapolated
+    theta = (reference.T - reference.T[0]) / (reference.T[-1] - reference.T[0])
+    preheat = reference.x[(theta > 1e-5) & (theta < 0.05)]
+    assert np.diff(preheat).max() <= 1.001 * DATA_SPACING
     assert problem.data["T"].min() < problem.T_in + 50 and problem.data["T"].max() > problem.inlet.T_b - 50
     model = problem.build_model(8, 2, "tanh")
     assert float(model.unknown("activation_energy")) == pytest.approx(7.0e7)

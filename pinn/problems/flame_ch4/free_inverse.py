@@ -37,6 +37,7 @@ from pinn.reference.flame_ch4 import FlameReference
 GAUSS_NODES = 32      # per observation, for x(theta_i)
 EDGE = 1e-6           # observed positions are located for theta in (EDGE, 1 - EDGE)
 ROOT_ITERATIONS = 80  # at most, per location (Newton converges in a few from the last root)
+DATA_SPACING = 5e-7  # m, the grid the synthetic observations are drawn from, through the preheat zone
 
 
 @register("flame_ch4_inverse")
@@ -83,6 +84,13 @@ class FreeFlameCH4Inverse(InverseProblem, FreeFlameCH4):
 
     def reference_name(self) -> str:
         return "Cantera FreeFlame"
+
+    def solve_reference(self):
+        """Cantera's FreeFlame as for flame_ch4 (the same s_L), its fields then solved again with
+        the preheat zone resolved to DATA_SPACING: the observations are drawn from them."""
+        from pinn.reference.flame_ch4 import free_flame
+
+        return free_flame(self.phi, self.T_in, self.pressure, self.width, resolved_spacing=DATA_SPACING)
 
     def exact_observations(self, ref: FlameReference, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """T and the major species of Cantera's converged flame at `count` evenly spaced points across
