@@ -6,12 +6,14 @@ Cramér-Rao bound of the design and the maximum-likelihood estimate of each nois
 
 The data rows are the inverse problem's own: its observation positions, its noise draws and its
 misfit, (model - observed) / (sigma (|observed| + floor)). The model is Cantera's FreeFlame
-(pinn.reference) with the rate's A and E_a scaled, each profile placed by where T is halfway up,
-and an offset of that place as a third unknown (the PINN's nuisance offset). Central differences
+(pinn.reference, its preheat zone resolved as for the problem's data) with the rate's A and E_a
+scaled, each profile placed by where T is halfway up, and an offset of that place as a third
+unknown (the PINN's nuisance offset). Central differences
 of +-`step` in ln A and ln E_a give the Jacobian J of the rows; the bound is (J^T J)^-1 with the
 offset profiled out, and s_L's from its gradient. Each draw's estimate is the linearized one,
 p = -(J^T J)^-1 J^T r at the truth, which the exact fit (a Gauss-Newton iteration with Cantera
-solves, 2026-12-07, draws 0 and 3) matches to a tenth of a standard error.
+solves, 2026-12-07, draws 0 and 3, on the unresolved flame) matches within a fifth of a standard
+error.
 
 Compare the std with the one an inverse run states (metrics.json inferred.<name>.std) and the
 estimates with `python benchmarks/inverse_coverage.py --problem flame_ch4_inverse`.
@@ -29,6 +31,7 @@ import numpy as np
 from pinn.chemistry.mechanism import mechanism_path, require_cantera
 from pinn.problems import build_problem
 from pinn.problems.flame_ch4.free import MAJOR_SPECIES
+from pinn.problems.flame_ch4.free_inverse import DATA_SPACING
 from pinn.reference.flame_ch4 import FlameReference, free_flame
 
 
@@ -78,7 +81,8 @@ def main() -> None:
     start = time.perf_counter()
     h = args.step
     with tempfile.TemporaryDirectory() as tmp:
-        solved = {key: free_flame(args.phi, mechanism=scaled_mechanism(Path(tmp), *np.exp(key)))
+        solved = {key: free_flame(args.phi, mechanism=scaled_mechanism(Path(tmp), *np.exp(key)),
+                                  resolved_spacing=DATA_SPACING)
                   for key in ((h, 0.0), (-h, 0.0), (0.0, h), (0.0, -h))}
     columns, slopes = [], []
     for k in range(2):
