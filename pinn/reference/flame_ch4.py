@@ -193,11 +193,8 @@ def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, widt
     """ct.FreeFlame with mixture-averaged transport, solved at each refinement level in turn; with
     `resolved_spacing` (m) its fields are those of one more solve (`_resolved`), s_L still the
     extrapolation of the levels."""
-    ct = require_cantera()
     gas = inlet_gas(phi, T_in, pressure, mechanism)
-    flame = ct.FreeFlame(gas, width=width)
-    flame.transport_model = "mixture-averaged"
-    flame.soret_enabled = False
+    flame = _mixture_averaged(gas, width=width)
     where = f"FreeFlame at phi={phi}, T_in={T_in}, p={pressure}"
     refinement = _refine(flame, levels, lambda f: f.velocity[0], where)
     if flame.T[-1] < T_in + 200.0:
@@ -209,6 +206,14 @@ def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, widt
                           species=tuple(gas.species_names), inlet_density=float(flame.density[0]),
                           refinement=refinement, fixed_temperature=float(flame.fixed_temperature),
                           fixed_location=float(flame.fixed_temperature_location))
+
+
+def _mixture_averaged(gas, **where):
+    """A ct.FreeFlame of `gas` (width= or grid=) with mixture-averaged transport, no Soret effect."""
+    flame = require_cantera().FreeFlame(gas, **where)
+    flame.transport_model = "mixture-averaged"
+    flame.soret_enabled = False
+    return flame
 
 
 def _resolved(flame, phi: float, T_in: float, pressure: float, mechanism: str | None, spacing: float, where: str):
@@ -224,9 +229,7 @@ def _resolved(flame, phi: float, T_in: float, pressure: float, mechanism: str | 
     low, high = np.interp(RESOLVED_THETA, theta, flame.grid)
     grid = np.unique(np.concatenate([flame.grid, np.arange(low, high, spacing)]))
     gas = inlet_gas(phi, T_in, pressure, mechanism)
-    resolved = ct.FreeFlame(gas, grid=grid)
-    resolved.transport_model = "mixture-averaged"
-    resolved.soret_enabled = False
+    resolved = _mixture_averaged(gas, grid=grid)
     resolved.max_grid_points = MAX_POINTS
     resolved.max_time_step_count = MAX_TIME_STEPS
     resolved.set_initial_guess()
