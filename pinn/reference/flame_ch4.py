@@ -152,17 +152,27 @@ def _refine(sim, levels, value, what: str) -> Refinement:
             _tolerances(sim, loose, loose_transient)
             sim.solve(loglevel=0, auto=not refinement.rows, refine_grid=True)
             if level >= len(levels) - 3:
-                for steady, transient in TIGHTENING:
-                    _tolerances(sim, steady, transient)
-                    sim.solve(loglevel=0, refine_grid=False)
+                _tightened(sim)
         except ct.CanteraError as exc:
-            last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
-            raise ConfigError(f"Cantera's {what} did not converge ({last[-1] if last else exc}); "
+            raise ConfigError(f"Cantera's {what} did not converge ({_message(exc)}); "
                               "is this mixture flammable?") from None
         refinement.rows.append({"ratio": ratio, "slope": slope, "curve": curve, "points": int(sim.grid.size),
                                 "value": float(value(sim)), "seconds": time.perf_counter() - start})
         log.debug("%s level %s: %d points, %.10g", what, (ratio, slope, curve), sim.grid.size, value(sim))
     return refinement
+
+
+def _tightened(sim) -> None:
+    """`sim` solved again on its grid with the tolerances tightened in steps (TIGHTENING)."""
+    for steady, transient in TIGHTENING:
+        _tolerances(sim, steady, transient)
+        sim.solve(loglevel=0, refine_grid=False)
+
+
+def _message(exc: Exception) -> str:
+    """The last line of a Cantera error that says something."""
+    last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
+    return last[-1] if last else str(exc)
 
 
 def _tolerances(sim, steady, transient) -> None:
@@ -238,13 +248,9 @@ def _resolved(flame, phi: float, T_in: float, pressure: float, mechanism: str | 
         resolved.flame.set_profile(name, where_on, values)
     resolved.fixed_temperature = flame.fixed_temperature
     try:
-        for steady, transient in TIGHTENING:
-            _tolerances(resolved, steady, transient)
-            resolved.solve(loglevel=0, refine_grid=False)
+        _tightened(resolved)
     except ct.CanteraError as exc:
-        last = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("*")]
-        raise ConfigError(f"Cantera's {where} did not converge on its resolved grid "
-                          f"({last[-1] if last else exc})") from None
+        raise ConfigError(f"Cantera's {where} did not converge on its resolved grid ({_message(exc)})") from None
     log.debug("%s resolved: %d points, s_L %.10g", where, resolved.grid.size, resolved.velocity[0])
     return resolved
 
