@@ -22,6 +22,7 @@ estimates with `python benchmarks/inverse_coverage.py --problem flame_ch4_invers
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -81,12 +82,13 @@ def main() -> None:
     start = time.perf_counter()
     h = args.step
     with tempfile.TemporaryDirectory() as tmp:
-        solved = {key: free_flame(args.phi, mechanism=scaled_mechanism(Path(tmp), *np.exp(key)),
-                                  resolved_spacing=DATA_SPACING)
-                  for key in ((h, 0.0), (-h, 0.0), (0.0, h), (0.0, -h))}
+        def scaled(step_A: float, step_E: float) -> FlameReference:
+            mechanism = scaled_mechanism(Path(tmp), math.exp(step_A), math.exp(step_E))
+            return free_flame(args.phi, mechanism=mechanism, resolved_spacing=DATA_SPACING)
+
+        pairs = [(scaled(h, 0.0), scaled(-h, 0.0)), (scaled(0.0, h), scaled(0.0, -h))]
     columns, slopes = [], []
-    for k in range(2):
-        plus, minus = (solved[tuple(s * h * (j == k) for j in range(2))] for s in (1.0, -1.0))
+    for plus, minus in pairs:
         columns.append((observed(plus, x, names, middle) - observed(minus, x, names, middle)) / (2 * h) / scale)
         slopes.append((plus.s_L_extrapolated - minus.s_L_extrapolated) / (2 * h))
     dx = 1e-7  # the offset: the profile moved downstream by dx

@@ -38,12 +38,12 @@ REFINEMENT = ((3.0, 0.1, 0.2), (3.0, 0.05, 0.1), (2.0, 0.02, 0.04), (2.0, 0.01, 
 COUNTERFLOW_REFINEMENT = REFINEMENT[:-1]
 AIR = "O2:1.0, N2:3.76"
 MAX_POINTS = 20000
-RESOLVED_THETA = (1e-5, 0.05)  # where `_resolved` adds evenly spaced points: the preheat zone
 MAX_TIME_STEPS = 5000  # Cantera's default 500 is too few for the tight counterflow solves at phi = 1
 STEADY_TOLERANCES = (1e-8, 1e-13)      # (relative, absolute) of Cantera's steady Newton solves
 TRANSIENT_TOLERANCES = (1e-7, 1e-12)   # and of its time steps
 # from the loose solution to the tight one in two solves
 TIGHTENING = (((1e-6, 1e-11), (1e-5, 1e-10)), (STEADY_TOLERANCES, TRANSIENT_TOLERANCES))
+RESOLVED_THETA = (1e-5, 0.05)  # where `_resolved` adds evenly spaced points: the preheat zone
 
 
 @dataclass
@@ -211,7 +211,7 @@ def free_flame(phi: float, T_in: float = 300.0, pressure: float = 101325.0, widt
         raise ConfigError(f"no flame at phi={phi}, T_in={T_in}, p={pressure}: Cantera's solution did not ignite "
                           f"(T rises only to {flame.T[-1]:.0f} K); choose phi nearer 1")
     if resolved_spacing is not None:
-        flame = _resolved(flame, phi, T_in, pressure, mechanism, resolved_spacing, where)
+        flame = _resolved(flame, inlet_gas(phi, T_in, pressure, mechanism), resolved_spacing, where)
     return FlameReference(x=flame.grid.copy(), T=flame.T.copy(), Y=flame.Y.copy(), u=flame.velocity.copy(),
                           species=tuple(gas.species_names), inlet_density=float(flame.density[0]),
                           refinement=refinement, fixed_temperature=float(flame.fixed_temperature),
@@ -226,9 +226,9 @@ def _mixture_averaged(gas, **where):
     return flame
 
 
-def _resolved(flame, phi: float, T_in: float, pressure: float, mechanism: str | None, spacing: float, where: str):
-    """The flame solved again, with the tight tolerances, on its grid plus points `spacing` apart
-    wherever theta = (T - T_in) / (T_b - T_in) lies in (RESOLVED_THETA): Cantera refines where a
+def _resolved(flame, gas, spacing: float, where: str):
+    """The flame (of inlet `gas`) solved again, with the tight tolerances, on its grid plus points
+    `spacing` apart wherever theta = (T - T_in) / (T_b - T_in) lies in RESOLVED_THETA: Cantera refines where a
     field changes by a fraction of its whole range, so the preheat zone, where the fields are
     small, keeps a coarse grid, and its first-order convection puts that zone too far upstream
     (phi = 0.8: theta = 3.7e-4 lies 758, 754 and 749 um upstream of theta = 1/2 on 3323, 6400
@@ -238,7 +238,6 @@ def _resolved(flame, phi: float, T_in: float, pressure: float, mechanism: str | 
     theta = (flame.T - flame.T[0]) / (flame.T[-1] - flame.T[0])
     low, high = np.interp(RESOLVED_THETA, theta, flame.grid)
     grid = np.unique(np.concatenate([flame.grid, np.arange(low, high, spacing)]))
-    gas = inlet_gas(phi, T_in, pressure, mechanism)
     resolved = _mixture_averaged(gas, grid=grid)
     resolved.max_grid_points = MAX_POINTS
     resolved.max_time_step_count = MAX_TIME_STEPS
