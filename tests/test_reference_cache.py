@@ -4,6 +4,7 @@ differ only in their observations share one entry, and concurrent writers leave 
 
 import multiprocessing
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from pinn.config import compose_config
 from pinn.errors import ConfigError
 from pinn.problems import build_problem
-from pinn.reference.cache import ReferenceCache, code_version, entry_key
+from pinn.reference.cache import ReferenceCache, code_version, entry_key, solved_once
 from pinn.run import plain_config, run
 
 
@@ -114,6 +115,22 @@ def test_unwritable_cache_still_runs(tmp_path):
     blocker.write_text("")
     value, lookup = ReferenceCache(blocker / "cache").obtain("k", lambda: 3.0)
     assert value == 3.0 and lookup.source == "solved, not cached" and "Error" in lookup.note
+
+
+def test_an_entry_records_the_solve_a_per_process_memo_replayed(tmp_path):
+    calls = []
+
+    @solved_once
+    def slow(a, b=2.0):
+        calls.append(a)
+        time.sleep(0.2)
+        return a * b
+
+    assert slow(3.0) == 6.0  # solved once in this process for another purpose
+    value, lookup = ReferenceCache(tmp_path).obtain("k", lambda: slow(3.0, b=2.0))
+    assert value == 6.0 and calls == [3.0]
+    assert lookup.source == "solved" and lookup.solve_seconds >= 0.2
+    assert ReferenceCache(tmp_path).load("k")[1] >= 0.2
 
 
 def _write_many(directory, tag, rounds):

@@ -26,7 +26,6 @@ Two independent methods:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from scipy.integrate import solve_ivp
 from scipy.sparse.linalg import spsolve
 
 from pinn.constants import GAS_CONSTANT_J_PER_MOL_K_FLAMEPINN
+from pinn.reference.cache import solved_once
 
 MAX_RHS_CALLS = 200_000  # per shot, and
 TOTAL_RHS_CALLS = 600_000  # per shoot() (~8 s; the defaults use ~80 000): bounds the work on absurdly stiff parameter sets
@@ -263,7 +263,7 @@ class ConvergedFlame:
     shooting_s: float = float("nan")
 
 
-@functools.lru_cache(maxsize=16)  # solved once per process and parameters (the inverse problem draws from it too)
+@solved_once  # the inverse problem draws its data from it too
 def solve_converged(p: FlameParameters, n_cells: int = 1000, levels: int = 6, rtol: float = 1e-11) -> ConvergedFlame:
     """Shoot for a start, then Newton-FD on n_cells * 2^k cells; Richardson on the last levels."""
     start = shoot(p)

@@ -16,8 +16,6 @@ the extrapolated s_L moves by 5e-6 from relative 1e-8 to 1e-10.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ import numpy as np
 
 from pinn.chemistry.mechanism import load_mechanism, require_cantera
 from pinn.errors import ConfigError
+from pinn.reference.cache import solved_once
 
 log = logging.getLogger("pinn")
 
@@ -179,21 +178,6 @@ def _tolerances(sim, steady, transient) -> None:
     """Relative and absolute tolerances of every component's Newton (steady) and time-step solves."""
     sim.flame.set_steady_tolerances(default=steady)
     sim.flame.set_transient_tolerances(default=transient)
-
-
-def solved_once(solve):
-    """Memoize a flame per process (a minute of Cantera each) on its arguments with the defaults
-    filled in, so that counterflow(0.8) and counterflow(0.8, 300.0, ...) are one solve."""
-    signature = inspect.signature(solve)
-    cached = functools.lru_cache(maxsize=16)(solve)
-
-    @functools.wraps(solve)
-    def once(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        return cached(*bound.args)
-
-    return once
 
 
 @solved_once
