@@ -97,34 +97,38 @@ class BatchedLevenbergMarquardt:
         nu = torch.full_like(damping, 2.0)
         new_loss = loss.clone()
         for _ in range(self.max_tries):
-            if not bool(pending.any()):
+            # only the points still without an accepted step are solved and evaluated again
+            sel = torch.nonzero(pending).squeeze(1)
+            if sel.numel() == 0:
                 break
-            solve, factored = _solvers(J, diag, damping)
-            delta = velocity = solve(r)
+            take = lambda tree: tree_map(lambda leaf: leaf[sel], tree)  # noqa: E731
+            J_s, r_s, diag_s, loss_s, theta_s, lam = J[sel], r[sel], diag[sel], loss[sel], theta[sel], damping[sel]
+            solve, factored = _solvers(J_s, diag_s, lam)
+            delta = velocity = solve(r_s)
             if self.geodesic:
                 h = 0.1
                 with torch.no_grad():
-                    r_h = self.residuals(theta + h * velocity, buffers, data)
-                Jv = torch.einsum("bmn,bn->bm", J, velocity)
-                acceleration = solve((2.0 / h) * ((r_h - r) / h - Jv))
-                v_norm = torch.linalg.vector_norm(velocity * diag.sqrt(), dim=1)
-                a_norm = torch.linalg.vector_norm(acceleration * diag.sqrt(), dim=1)
+                    r_h = self.residuals(theta_s + h * velocity, take(buffers), take(data))
+                Jv = torch.einsum("bmn,bn->bm", J_s, velocity)
+                acceleration = solve((2.0 / h) * ((r_h - r_s) / h - Jv))
+                v_norm = torch.linalg.vector_norm(velocity * diag_s.sqrt(), dim=1)
+                a_norm = torch.linalg.vector_norm(acceleration * diag_s.sqrt(), dim=1)
                 use = (2 * a_norm <= 0.75 * v_norm).unsqueeze(1)
                 delta = torch.where(use, velocity + 0.5 * acceleration, velocity)
-            predicted = loss - ((r + torch.einsum("bmn,bn->bm", J, delta)) ** 2).sum(1)
-            trial = theta + delta
+            predicted = loss_s - ((r_s + torch.einsum("bmn,bn->bm", J_s, delta)) ** 2).sum(1)
+            trial = theta_s + delta
             with torch.no_grad():
-                r_new = self.residuals(trial, buffers, data)
+                r_new = self.residuals(trial, take(buffers), take(data))
             trial_loss = (r_new * r_new).sum(1)
-            rho = torch.where(predicted > 0, (loss - trial_loss) / predicted, torch.full_like(loss, -1.0))
-            accept = pending & factored & torch.isfinite(trial_loss) & (trial_loss < loss) & (rho > 0)
-            theta = torch.where(accept.unsqueeze(1), trial, theta)
-            new_loss = torch.where(accept, trial_loss, new_loss)
-            relaxed = damping * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
-            raised = torch.clamp(damping * nu, max=1e15)
-            damping = torch.where(accept, torch.clamp(relaxed, min=1e-15), torch.where(pending, raised, damping))
-            nu = torch.where(pending & ~accept, nu * 2, nu)
-            pending = pending & ~accept
+            rho = torch.where(predicted > 0, (loss_s - trial_loss) / predicted, torch.full_like(loss_s, -1.0))
+            accept = factored & torch.isfinite(trial_loss) & (trial_loss < loss_s) & (rho > 0)
+            theta[sel] = torch.where(accept.unsqueeze(1), trial, theta_s)
+            new_loss[sel] = torch.where(accept, trial_loss, new_loss[sel])
+            relaxed = lam * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3)
+            raised = torch.clamp(lam * nu[sel], max=1e15)
+            damping[sel] = torch.where(accept, torch.clamp(relaxed, min=1e-15), raised)
+            nu[sel] = torch.where(accept, nu[sel], nu[sel] * 2)
+            pending[sel] = ~accept
         return new_loss, theta, damping, pending | ~torch.isfinite(loss)
 
     def _assign(self, theta: torch.Tensor) -> None:
