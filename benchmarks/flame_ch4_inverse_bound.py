@@ -1,8 +1,9 @@
-"""What the observations of flame_ch4_inverse can tell, from Cantera alone (no PINN): the
+"""What the observations of flame_ch4_inverse (or flame_counterflow_inverse) can tell, from Cantera alone (no PINN): the
 Cramér-Rao bound of the design and the maximum-likelihood estimate of each noise draw.
 
     python benchmarks/flame_ch4_inverse_bound.py                 # phi 0.8, 1% noise, draws 0..7
     python benchmarks/flame_ch4_inverse_bound.py --draws 20 --noise 0.02
+    python benchmarks/flame_ch4_inverse_bound.py --counterflow   # flame_counterflow_inverse's E_a
 
 The data rows are the inverse problem's own: its observation positions, its noise draws and its
 misfit, (model - observed) / (sigma (|observed| + floor)). The model is Cantera's FreeFlame
@@ -14,6 +15,10 @@ offset profiled out, and s_L's from its gradient. Each draw's estimate is the li
 p = -(J^T J)^-1 J^T r at the truth, which the exact fit (a Gauss-Newton iteration with Cantera
 solves, 2026-12-07, draws 0 and 3, on the unresolved flame) matches within a fifth of a standard
 error.
+
+With `--counterflow` the same for `flame_counterflow_inverse`: its one unknown E_a, the flame
+re-solved by Cantera's CounterflowPremixedFlame with E_a scaled (no offset: the counterflow flame
+stands where the flow puts it), the eigenvalue Lambda's bound from its gradient.
 
 Compare the std with the one an inverse run states (metrics.json inferred.<name>.std) and the
 estimates with `python benchmarks/inverse_coverage.py --problem flame_ch4_inverse`.
@@ -33,7 +38,7 @@ from pinn.chemistry.mechanism import mechanism_path, require_cantera
 from pinn.problems import build_problem
 from pinn.problems.flame_ch4.free import MAJOR_SPECIES
 from pinn.problems.flame_ch4.free_inverse import DATA_SPACING
-from pinn.reference.flame_ch4 import FlameReference, free_flame
+from pinn.reference.flame_ch4 import FlameReference, counterflow, free_flame
 
 
 def scaled_mechanism(folder: Path, factor_A: float, factor_E: float) -> str:
@@ -66,7 +71,10 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.01)
     parser.add_argument("--draws", type=int, default=8, help="noise seeds 0..K-1")
     parser.add_argument("--step", type=float, default=0.02, help="the central difference's step in ln A and ln E_a")
+    parser.add_argument("--counterflow", action="store_true", help="flame_counterflow_inverse (E_a) instead")
     args = parser.parse_args()
+    if args.counterflow:
+        return counterflow_bound(args)
 
     problem = build_problem({"name": "flame_ch4_inverse", "phi": args.phi, "noise": args.noise})
     fields = problem.observed_fields()
@@ -124,6 +132,53 @@ def main() -> None:
         spread = np.std(np.array(estimates), axis=0, ddof=1)
         print(f"{'sd':>5} {spread[0]:10.3g} {spread[1]:12.3g} {spread[2]:9.3g}   "
               f"(the bound: {std_s:.3g}, {std[0] * true_A:.3g}, {std[1] * true_E:.3g})")
+
+
+def counterflow_bound(args: argparse.Namespace) -> None:
+    """The bound and the linearized estimates of flame_counterflow_inverse (see the module text)."""
+    problem = build_problem({"name": "flame_counterflow_inverse", "phi": args.phi, "noise": args.noise})
+    fields = problem.observed_fields()
+    names = [f.name for f in fields]
+    truth = problem.reference()
+    x, exact = problem.exact_observations(truth, problem.n_observations)
+    floors = np.concatenate([np.full(x.size, f.floor) for f in fields])
+    exact_rows = np.concatenate([exact[n] for n in names])
+    scale = problem.sigma * (np.abs(exact_rows) + floors)
+
+    def observed(ref) -> np.ndarray:
+        at = lambda f: np.interp(x, ref.x, f)  # noqa: E731
+        values = {"u": at(ref.u), "T": at(ref.T),
+                  **{f"Y_{k}": at(ref.Y[ref.species.index(k)]) for k in MAJOR_SPECIES}}
+        return np.concatenate([values[n] for n in names])
+
+    start, h = time.perf_counter(), args.step
+    with tempfile.TemporaryDirectory() as tmp:
+        plus, minus = (counterflow(args.phi, mechanism=scaled_mechanism(Path(tmp), 1.0, math.exp(sign * h)))
+                       for sign in (1.0, -1.0))
+    column = (observed(plus) - observed(minus)) / (2 * h) / scale
+    std = 1.0 / float(np.linalg.norm(column))
+    slope = (plus.Lambda_extrapolated - minus.Lambda_extrapolated) / (2 * h)
+    true_E, Lambda = truth_value(problem, "activation_energy"), truth.Lambda_extrapolated
+    print(f"flame_counterflow_inverse at phi {args.phi}: {x.size} positions, fields {', '.join(names)}, noise "
+          f"{args.noise:g}; Cantera solves {time.perf_counter() - start:.0f} s")
+    print(f"\nCramér-Rao bound: E_a {std:.3g} relative ({std * true_E:.3g} J/mol), Lambda {abs(slope) * std:.3g} Pa/m^2")
+    print(f"  d Lambda / d ln E_a = {slope:.4g} Pa/m^2; the rows' sensitivity by field (norm, per unit ln E_a): "
+          + ", ".join(f"{n} {np.linalg.norm(column[k * x.size:(k + 1) * x.size]):.3g}" for k, n in enumerate(names)))
+    print(f"\nlinearized maximum-likelihood estimate of each draw (truth: Lambda {Lambda:.2f}, E_a {true_E:.1f} J/mol):")
+    print(f"{'draw':>5} {'Lambda':>10} {'E_a':>9}")
+    estimates = []
+    for seed in range(args.draws):
+        data = build_problem({"name": "flame_counterflow_inverse", "phi": args.phi, "noise": args.noise,
+                              "noise_seed": seed}).data
+        obs = np.concatenate([data[n] for n in names])
+        weight = problem.sigma * (np.abs(obs) + floors)
+        rows, J = (exact_rows - obs) / weight, column * (scale / weight)
+        step = -float(J @ rows) / float(J @ J)
+        estimates.append((Lambda + slope * step, true_E * math.exp(step)))
+        print(f"{seed:5d} {estimates[-1][0]:10.2f} {estimates[-1][1]:9.2f}")
+    if len(estimates) > 1:
+        spread = np.std(np.array(estimates), axis=0, ddof=1)
+        print(f"{'sd':>5} {spread[0]:10.3g} {spread[1]:9.3g}   (the bound: {abs(slope) * std:.3g}, {std * true_E:.3g})")
 
 
 def truth_value(problem, name: str) -> float:

@@ -38,7 +38,7 @@ def _judged(problem, model, criteria: Criteria, eigenvalue: tuple[str, float, fl
     }
     record(metrics, field_checks(name, value, ref_value, ref.error_estimate, rms, fields,
                                  source.replace("_", " "), criteria))
-    inverse, observations = inverse_results(problem, model, eigenvalue, criteria)
+    inverse, observations = inverse_results(problem, model, eigenvalue, criteria, metrics["checks"])
     metrics.update(inverse)
     return metrics, observations
 

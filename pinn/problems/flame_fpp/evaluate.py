@@ -82,7 +82,7 @@ def evaluate_flame(problem, model, criteria: Criteria,
     rms = metrics["residual_rms"][0]
     record(metrics, field_checks("s_L", s, ref.s, ref.error_estimate, rms, fields,
                                  "finite-difference (Richardson)", criteria))
-    inverse, observations = inverse_results(problem, model, ("s_L", s, ref.s, "m/s"), criteria)
+    inverse, observations = inverse_results(problem, model, ("s_L", s, ref.s, "m/s"), criteria, metrics["checks"])
     metrics.update(inverse)
     arrays = {
         "x": x,

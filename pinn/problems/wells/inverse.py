@@ -160,5 +160,5 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
         metrics.update(solved_reference_eigenvalues=metrics["reference_eigenvalues"],
                        solved_relative_errors=metrics["relative_errors"],
                        reference_eigenvalues=[true], relative_errors=[error])
-        inverse, observations = inverse_results(self, model, ("E0", E, true, ""), criteria)
+        inverse, observations = inverse_results(self, model, ("E0", E, true, ""), criteria, metrics["checks"])
         return {**metrics, **inverse}, {**arrays, **observations}
