@@ -124,13 +124,15 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     refinement = Refinement(settings.refine, phases, settings.collocation_points, lambda: problem.estimate(model),
                             tolerance[0], history=checkpoint.get("extend_log", []) if checkpoint else (),
                             misplaced=lambda: problem.misplaced_states(model),
-                            restart=lambda states: restart_states(problem, model, states))
+                            restart=lambda states: restart_states(problem, model, states),
+                            part_estimates=lambda: problem.part_estimates(model))
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config},
                       resume_hint=f"; continue it with: python -m pinn resume={out}",
                       extend=refinement, max_seconds=settings.refine.max_seconds,
-                      accurate_enough=refinement.well_within, thread_trial=trial)
+                      accurate_enough=refinement.well_within, settled_parts=lambda: refinement.parts_within,
+                      thread_trial=trial)
     batch = checkpoint.get("trained_in_batch") if checkpoint is not None else None
     if batch is not None:
         log.info("%s: trained in a batch of %d points for %d steps; its own run continues in %s", problem.name,

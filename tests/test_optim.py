@@ -264,3 +264,34 @@ def test_partwise_lbfgs_minimizes_each_part_and_round_trips_its_state():
     twin_opt.step(twin_closure)
     for p, q in zip(model.parameters(), twin.parameters()):
         assert torch.equal(p, q)
+
+
+def test_a_settled_part_stops_stepping_while_the_others_go_on():
+    """When the estimate does not end the phase but names parts that are within it (`settled_parts`,
+    asked every EARLY_STOP_EVERY steps), those parts keep the parameters they had then."""
+    from pinn.training.phase import EARLY_STOP_EVERY, Phase
+    from pinn.training.trainer import Trainer
+
+    t = torch.linspace(0, 3, 40, dtype=torch.float64)
+    targets = (1e3 * torch.exp(-0.2 * t), 1e3 * torch.exp(-8.0 * t))  # neither fitted within 10 steps
+
+    def train(steps: int, settled: set[int]) -> TwoDecays:
+        model = TwoDecays()
+        decays = (model.first, model.second)
+
+        def loss_fn(stage, batch, part=None):
+            fits = {f"fit{j}": d.a * torch.exp(-d.k * t) - y for j, (d, y) in enumerate(zip(decays, targets))}
+            return fits if part is None else {f"fit{part}": fits[f"fit{part}"]}
+
+        owners = {name: torch.full(p.shape, 0 if name.startswith("first") else 1) for name, p in model.named_parameters()}
+        trainer = Trainer([Phase("solve", "solve", "lm", steps=steps, resample=False)], progress="none",
+                          accurate_enough=lambda: False, settled_parts=lambda: settled)
+        trainer.fit(model, loss_fn, lambda generator, n=None: {}, lambda: {}, parts=lambda: owners)
+        return model
+
+    settled_then, went_on = train(EARLY_STOP_EVERY, {0}), train(3 * EARLY_STOP_EVERY, {0})
+    assert torch.equal(went_on.first.a, settled_then.first.a) and torch.equal(went_on.first.k, settled_then.first.k)
+    assert abs(went_on.second.k.item() - 8.0) < abs(settled_then.second.k.item() - 8.0)
+    unsettled = train(3 * EARLY_STOP_EVERY, set())
+    assert abs(unsettled.first.k.item() - 0.2) < abs(settled_then.first.k.item() - 0.2)
+    assert torch.equal(unsettled.second.k, went_on.second.k)

@@ -167,12 +167,23 @@ class Problem(ABC):
     def start_stage(self, model: nn.Module, stage: str) -> None:
         """Called when a training phase of this stage begins afresh (not on resuming inside it)."""
 
+    def part_estimates(self, model: nn.Module) -> list[str] | None:
+        """The name (in `estimate`) of the estimate that judges each part of `parts`, in the order of
+        the parts' indices; a Levenberg-Marquardt phase stops stepping a part once its own estimate
+        is well within the tolerance. None: no part has its own."""
+        return None
+
     def parts(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
         """Independent sub-problems of the loss, as the index of the part that owns each parameter
         entry (label tensors shaped like the parameters); then `loss_terms(..., part=k)` returns
         the terms of part k alone (in every stage), and Levenberg-Marquardt and L-BFGS phases
         solve the parts separately. None: the loss is one problem."""
         return None
+
+
+def state_estimates(model: nn.Module) -> list[str] | None:
+    """The estimate of each part of `owners_by_state`: state j's eigenvalue, E<j>."""
+    return [f"E{j}" for j in range(len(model.states))] if len(model.states) >= 2 else None
 
 
 def owners_by_state(model: nn.Module) -> dict[str, torch.Tensor] | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 from torch import nn
@@ -318,6 +318,12 @@ class LevenbergMarquardt:
             nu *= 2
         self.done[g] = True
         return loss
+
+    def settle(self, groups: Collection[int]) -> None:
+        """Stop stepping these groups (their loss stays the one of their last step)."""
+        for g in groups:
+            if self.groups is not None and 0 <= g < len(self.done):
+                self.done[g] = True
 
     def state_dict(self) -> dict[str, list]:
         return {"dampings": list(self.dampings), "done": list(self.done)}

@@ -73,9 +73,13 @@ def phase_end(phase: Phase, k: int, since_best: int, converged: bool, last_stage
     `patience` steps without a new best loss or once its optimizer has converged; an LM phase of
     the schedule's last stage ends once `accurate_enough()` (asked every EARLY_STOP_EVERY steps)."""
     stalled = phase.optimizer != "adam" and (since_best >= phase.patience or converged)
-    accurate = (not stalled and accurate_enough is not None and phase.optimizer == "lm" and last_stage
-                and (k + 1) % EARLY_STOP_EVERY == 0 and k + 1 < phase.steps and accurate_enough())
+    accurate = not stalled and accurate_enough is not None and estimate_due(phase, k, last_stage) and accurate_enough()
     return stalled, bool(accurate)
+
+
+def estimate_due(phase: Phase, k: int, last_stage: bool) -> bool:
+    """Whether step k (from 0) of `phase` is one after which the a-posteriori estimate is asked."""
+    return phase.optimizer == "lm" and last_stage and (k + 1) % EARLY_STOP_EVERY == 0 and k + 1 < phase.steps
 
 
 def settling(phase: str, steps: int, stopped: bool, recent) -> dict[str, Any]:

@@ -70,9 +70,13 @@ class Refinement:
                  estimate: Callable[[], Mapping[str, float] | None], tolerance: float,
                  history: Sequence[Mapping[str, Any]] = (),
                  misplaced: Callable[[], list[int]] | None = None,
-                 restart: Callable[[list[int]], list[dict[str, Any]]] | None = None):
+                 restart: Callable[[list[int]], list[dict[str, Any]]] | None = None,
+                 part_estimates: Callable[[], list[str] | None] | None = None):
         """`misplaced()` names the states an independent count shows on a wrong level; once per
-        run, `restart(states)` refits them (pinn.training.restart) and the last phase runs again."""
+        run, `restart(states)` refits them (pinn.training.restart) and the last phase runs again.
+        `part_estimates()` names the estimate that judges each part of the problem (`Problem.parts`)."""
+        self.part_estimates = part_estimates
+        self.parts_within: frozenset[int] = frozenset()
         self.settings = settings
         self.base = next((p for p in phases if p.name == settings.phase), None) if settings.phase else phases[-1]
         self.default_points = default_points
@@ -83,9 +87,13 @@ class Refinement:
 
     def well_within(self) -> bool:
         """Whether the estimate is already within EARLY_STOP_FRACTION of the tolerance (the
-        trainer's `accurate_enough`: the phase in progress may end)."""
+        trainer's `accurate_enough`: the phase in progress may end). The parts whose own estimates
+        are (`part_estimates`) are kept in `parts_within` until the next call."""
         estimates = self.estimate()
-        return bool(estimates) and max(float(e) for e in estimates.values()) <= EARLY_STOP_FRACTION * self.tolerance
+        limit = EARLY_STOP_FRACTION * self.tolerance
+        names = self.part_estimates() if self.part_estimates is not None and estimates else None
+        self.parts_within = frozenset(g for g, name in enumerate(names or ()) if float(estimates[name]) <= limit)
+        return bool(estimates) and max(float(e) for e in estimates.values()) <= limit
 
     @property
     def rounds_done(self) -> int:

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import torch
 from torch import nn
@@ -26,7 +26,7 @@ from torch import nn
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred, evaluated
-from pinn.training.phase import SETTLE_WINDOW, Phase, phase_end, settling
+from pinn.training.phase import SETTLE_WINDOW, Phase, estimate_due, phase_end, settling
 from pinn.training.threads import ThreadTrial
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
@@ -57,20 +57,23 @@ class Trainer:
                  checkpoint_path: Path | None = None, progress: str = "auto",
                  checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = "",
                  extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None,
-                 accurate_enough: Callable[[], bool] | None = None, thread_trial: ThreadTrial | None = None):
+                 accurate_enough: Callable[[], bool] | None = None,
+                 settled_parts: Callable[[], Collection[int]] | None = None, thread_trial: ThreadTrial | None = None):
         """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
         appended to the message of an interrupted run (the command that continues it).
         `extend(result)`, asked when every phase has run, returns one more phase to run or None
         (pinn.training.refine); its `log`, if it has one, is checkpointed. After `max_seconds` of
         training the phase in progress ends and nothing more runs. `accurate_enough()` (an
         a-posteriori estimate within the tolerance), asked every EARLY_STOP_EVERY steps of a
-        Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so.
+        Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so;
+        when it does not, the parts (`parts`) that `settled_parts()` names stop stepping.
         `thread_trial` is told how long each step took until it has chosen a thread count; every
         checkpoint records the count in use, which a resumed run keeps."""
         self.phases = list(phases)
         self.extend = extend
         self.max_seconds = max_seconds
         self.accurate_enough = accurate_enough
+        self.settled_parts = settled_parts
         self.thread_trial = thread_trial
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = max(1, int(checkpoint_every))
@@ -308,8 +311,12 @@ class Trainer:
                 since_best += 1
             if bar is not None:
                 bar.update(1)
-            stalled, accurate = phase_end(phase, k, since_best, getattr(opt, "converged", False),
-                                          phase.stage == self.phases[-1].stage, self.accurate_enough)
+            last_stage = phase.stage == self.phases[-1].stage
+            stalled, accurate = phase_end(phase, k, since_best, getattr(opt, "converged", False), last_stage,
+                                          self.accurate_enough)
+            if not (stalled or accurate) and self.settled_parts is not None and self.accurate_enough is not None \
+                    and isinstance(opt, LevenbergMarquardt) and estimate_due(phase, k, last_stage):
+                opt.settle(self.settled_parts())
             stalled = stalled or accurate
             if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
                 result.out_of_time = True

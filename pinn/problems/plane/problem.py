@@ -38,7 +38,7 @@ from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import MLP
 from pinn.numerics.quadrature import gauss_legendre
-from pinn.problems.base import Deferred, Pointwise, Problem, check_count, check_length, check_number, check_ratio, owners_by_state
+from pinn.problems.base import Deferred, Pointwise, Problem, check_count, check_length, check_number, check_ratio, owners_by_state, state_estimates
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
 from pinn.status import skipped_levels
@@ -295,6 +295,9 @@ class PlaneProblem(Problem):
     def parts(self, model: PlaneModel) -> dict[str, torch.Tensor] | None:
         """One part per state: state j's rows see the lower states only as fixed data."""
         return owners_by_state(model)
+
+    def part_estimates(self, model: PlaneModel) -> list[str] | None:
+        return state_estimates(model)
 
     def start_stage(self, model: PlaneModel, stage: str) -> None:
         """Before a solve phase, order the states by their Rayleigh quotients (a state trained on

@@ -43,7 +43,7 @@ from pinn.errors import ConfigError
 from pinn.numerics.jets import Jet
 from pinn.numerics.nets import RegionNets
 from pinn.numerics.quadrature import gauss_legendre
-from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state
+from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state, state_estimates
 from pinn.problems.wells.envelope import DEGREE, envelope_jet, fit_envelope
 from pinn.status import skipped_levels
 
@@ -430,6 +430,9 @@ class SchrodingerProblem(Problem):
     def parts(self, model: EigenModel) -> dict[str, torch.Tensor] | None:
         """One part per state: state j's rows see the lower states only as fixed data."""
         return owners_by_state(model)
+
+    def part_estimates(self, model: EigenModel) -> list[str] | None:
+        return state_estimates(model)
 
     def observables(self, model: EigenModel) -> dict[str, torch.Tensor]:
         return {f"E{j}": model.energies[j].detach() for j in range(self.n_states)}
