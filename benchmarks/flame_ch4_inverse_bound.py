@@ -65,6 +65,34 @@ def observed(ref: FlameReference, x: np.ndarray, names: list[str], middle: float
     return np.concatenate([values[n] for n in names])
 
 
+class Design:
+    """An inverse problem's observation design at its truth: the positions x, the observed fields
+    `names`, the rows of the exact observations (field by field) and the misfit's scale of each,
+    sigma (|value| + floor)."""
+
+    def __init__(self, name: str, args: argparse.Namespace):
+        self.name, self.args = name, args
+        self.problem = build_problem({"name": name, "phi": args.phi, "noise": args.noise})
+        fields = self.problem.observed_fields()
+        self.names = [f.name for f in fields]
+        self.truth = self.problem.reference()
+        self.x, exact = self.problem.exact_observations(self.truth, self.problem.n_observations)
+        self.floors = np.concatenate([np.full(self.x.size, f.floor) for f in fields])
+        self.exact_rows = np.concatenate([exact[n] for n in self.names])
+        self.scale = self.problem.sigma * (np.abs(self.exact_rows) + self.floors)
+
+    def draws(self):
+        """Per noise draw: its seed, the rows (exact - observed) / weight with the misfit's weight
+        (from the observed values), and the factor scale / weight that takes a Jacobian in units of
+        `scale` to that weight."""
+        for seed in range(self.args.draws):
+            data = build_problem({"name": self.name, "phi": self.args.phi, "noise": self.args.noise,
+                                  "noise_seed": seed}).data
+            observed = np.concatenate([data[n] for n in self.names])
+            weight = self.problem.sigma * (np.abs(observed) + self.floors)
+            yield seed, (self.exact_rows - observed) / weight, self.scale / weight
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phi", type=float, default=0.8)
@@ -76,16 +104,10 @@ def main() -> None:
     if args.counterflow:
         return counterflow_bound(args)
 
-    problem = build_problem({"name": "flame_ch4_inverse", "phi": args.phi, "noise": args.noise})
-    fields = problem.observed_fields()
-    names = [f.name for f in fields]
-    truth = problem.reference()
-    x, exact = problem.exact_observations(truth, problem.n_observations)
+    d = Design("flame_ch4_inverse", args)
+    problem, names, truth, x, scale = d.problem, d.names, d.truth, d.x, d.scale
     theta = (truth.T - truth.T[0]) / (truth.T[-1] - truth.T[0])
     middle = float(np.interp(0.5, theta, truth.x))
-    floors = np.concatenate([np.full(x.size, f.floor) for f in fields])
-    exact_rows = np.concatenate([exact[n] for n in names])
-    scale = problem.sigma * (np.abs(exact_rows) + floors)
 
     start = time.perf_counter()
     h = args.step
@@ -118,12 +140,8 @@ def main() -> None:
           f"E_a {true_E:.1f} J/mol):")
     print(f"{'draw':>5} {'s_L':>10} {'A':>12} {'E_a':>9}")
     estimates = []
-    for seed in range(args.draws):
-        data = build_problem({"name": "flame_ch4_inverse", "phi": args.phi, "noise": args.noise,
-                              "noise_seed": seed}).data
-        obs = np.concatenate([data[n] for n in names])
-        weight = problem.sigma * (np.abs(obs) + floors)  # the misfit's, from the observed values
-        rows, J_draw = (exact_rows - obs) / weight, J * (scale / weight)[:, None]
+    for seed, rows, rescale in d.draws():
+        J_draw = J * rescale[:, None]
         step = -np.linalg.solve(J_draw.T @ J_draw, J_draw.T @ rows)
         estimate = (s_L + gradient @ step[:2], true_A * np.exp(step[0]), true_E * np.exp(step[1]))
         estimates.append(estimate)
@@ -136,14 +154,8 @@ def main() -> None:
 
 def counterflow_bound(args: argparse.Namespace) -> None:
     """The bound and the linearized estimates of flame_counterflow_inverse (see the module text)."""
-    problem = build_problem({"name": "flame_counterflow_inverse", "phi": args.phi, "noise": args.noise})
-    fields = problem.observed_fields()
-    names = [f.name for f in fields]
-    truth = problem.reference()
-    x, exact = problem.exact_observations(truth, problem.n_observations)
-    floors = np.concatenate([np.full(x.size, f.floor) for f in fields])
-    exact_rows = np.concatenate([exact[n] for n in names])
-    scale = problem.sigma * (np.abs(exact_rows) + floors)
+    d = Design("flame_counterflow_inverse", args)
+    problem, names, truth, x, scale = d.problem, d.names, d.truth, d.x, d.scale
 
     def observed(ref) -> np.ndarray:
         at = lambda f: np.interp(x, ref.x, f)  # noqa: E731
@@ -167,12 +179,8 @@ def counterflow_bound(args: argparse.Namespace) -> None:
     print(f"\nlinearized maximum-likelihood estimate of each draw (truth: Lambda {Lambda:.2f}, E_a {true_E:.1f} J/mol):")
     print(f"{'draw':>5} {'Lambda':>10} {'E_a':>9}")
     estimates = []
-    for seed in range(args.draws):
-        data = build_problem({"name": "flame_counterflow_inverse", "phi": args.phi, "noise": args.noise,
-                              "noise_seed": seed}).data
-        obs = np.concatenate([data[n] for n in names])
-        weight = problem.sigma * (np.abs(obs) + floors)
-        rows, J = (exact_rows - obs) / weight, column * (scale / weight)
+    for seed, rows, rescale in d.draws():
+        J = column * rescale
         step = -float(J @ rows) / float(J @ J)
         estimates.append((Lambda + slope * step, true_E * math.exp(step)))
         print(f"{seed:5d} {estimates[-1][0]:10.2f} {estimates[-1][1]:9.2f}")
