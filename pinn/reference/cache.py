@@ -60,7 +60,6 @@ def solved_once(solve: Callable[..., Any]) -> Callable[..., Any]:
             _replayed[0] += seconds
         return value
 
-    once.cache_clear = timed.cache_clear
     return once
 
 
