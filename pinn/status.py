@@ -32,6 +32,9 @@ STATUSES = ("ok", "unconverged", "wrong_state", "inaccurate")
 RESIDUAL_LIMIT = 1e-2
 # the smallest tolerance a dtype can be asked for: a hundred units in the last place
 RESOLUTION_ULPS = 100.0
+# an inferred value counts as settled when the last steps of training moved it by at most this
+# fraction of its standard error
+SETTLED_STD = 0.5
 
 
 @dataclass(frozen=True)
@@ -282,3 +285,46 @@ def field_checks(name: str, value: float, ref: float, ref_error: float, rms: flo
         reference_check([name], [value], [ref], [abs(value / ref - 1.0)], [ref_error], criteria.tolerance, source),
         optimizer_check(criteria.final, criteria.tolerance),
     ]
+
+
+def interval_checks(inferred: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str],
+                    check: Mapping[str, Any] | None, final: Mapping[str, Any] | None) -> list[Check]:
+    """Whether an inverse run's stated intervals describe its estimate: every `inferred` value
+    (metrics.json's block, each with its `std`) settled to within SETTLED_STD of its standard error
+    over the last logged steps (`final`, pinn.training.phase.settling; an unknown is logged under
+    its label), and `check`, the profile check of the least determined unknown
+    (pinn.numerics.uncertainty.interval_check), linear and centred."""
+    checks = []
+    moves, window = (final or {}).get("moves", {}), (final or {}).get("window", 0)
+    moving = []
+    for name, item in inferred.items():
+        label = labels.get(name, name)
+        move, std = moves.get(label), item.get("std")
+        if move is not None and std is not None and math.isfinite(std) and std > 0 and not move <= SETTLED_STD * std:
+            moving.append(f"{label} moved {move:.3g}{_unit(item)} ({move / std:.1f} standard errors)")
+    if moving:
+        checks.append(Check("optimizer", False, f"{', '.join(moving)} over the last {window} steps: the estimate is "
+                                                f"still on its way, so its interval does not say where it ends "
+                                                f"(train longer)"))
+    elif moves:
+        checks.append(Check("optimizer", True, f"every inferred value moved by less than {SETTLED_STD:g} of its "
+                                               f"standard error over the last {window} steps"))
+    if check is None:
+        return checks
+    name = check["unknown"]
+    if check["linear"] and check["centred"]:
+        checks.append(Check("bound", True, f"the interval of {name} is verified by the misfit's profile"))
+        return checks
+    rises = [r for r in check["rise"] if r is not None]
+    why = (f"the misfit rises by {' and '.join(f'{r:.3g}' for r in rises)} at its ends, not about {check['expected']:.3g}"
+           if rises else "the equations could not be restored at its ends")
+    if rises and max(abs(r) for r in rises) < 0.01 * check["expected"]:
+        why += (" (moving it there changes the equations' solution by less than their own residual: the data "
+                "determine it more finely than the equations are solved, so the stated error, the noise's alone, "
+                "leaves out the model's own)")
+    checks.append(Check("bound", False, f"the 95% interval of {name} is not verified: {why}"))
+    return checks
+
+
+def _unit(item: Mapping[str, Any]) -> str:
+    return f" {item['unit']}" if item.get("unit") else ""

@@ -9,8 +9,7 @@ from torch import nn
 
 from pinn.numerics.uncertainty import (at_parameters, columns_of, interval_ends, noise_scale, parameter_jacobian,
                                       profile, profile_shape, restore_constraint)
-from pinn.problems.inverse import Uncertainty, interval_checks
-from pinn.status import decide
+from pinn.status import decide, interval_checks
 
 rng = np.random.default_rng(7)
 N_W, N_P, N_DATA = 6, 2, 15
@@ -181,10 +180,6 @@ def test_the_constraint_is_restored_with_more_equations_than_network_parameters(
     np.testing.assert_allclose(end[~unknown].numpy(), B @ (P_TRUE + np.array([0.1, -0.2])), atol=1e-9)
 
 
-def _uncertainty(check):
-    return Uncertainty(["activation_energy"], np.eye(1), 0.1, 0.01, None, 0.01, "stated", (), 1.0, 120, check)
-
-
 UNVERIFIED = {"unknown": "activation_energy", "rise": [0.0, 0.0], "expected": 3.84, "restored": [1.0, 1.0],
               "curvature": 0.0, "offset": None, "linear": False, "centred": False}
 VERIFIED = {**UNVERIFIED, "rise": [3.9, 3.8], "curvature": 1.0, "offset": 0.01, "linear": True, "centred": True}
@@ -196,7 +191,7 @@ def test_an_unsettled_estimate_and_an_unverified_interval_are_not_ok():
     """The counterflow inverse run of 2026-12-07: E_a still moving by 4.4 of its std, and its
     interval's ends not seen by the data misfit at all."""
     final = {"moves": {"Lambda": 0.1, "E_a": 8.4}, "window": 10}
-    checks = interval_checks(INFERRED, {"activation_energy": "E_a"}, _uncertainty(UNVERIFIED), final)
+    checks = interval_checks(INFERRED, {"activation_energy": "E_a"}, UNVERIFIED, final)
     assert [c.passed for c in checks] == [False, False]
     assert "E_a moved 8.4 J/mol" in checks[0].detail and "Lambda" not in checks[0].detail
     assert "more finely than the equations are solved" in checks[1].detail
@@ -205,7 +200,7 @@ def test_an_unsettled_estimate_and_an_unverified_interval_are_not_ok():
 
 def test_a_settled_estimate_with_a_verified_interval_is_ok():
     final = {"moves": {"Lambda": 0.1, "E_a": 0.9}, "window": 10}
-    checks = interval_checks(INFERRED, {"activation_energy": "E_a"}, _uncertainty(VERIFIED), final)
+    checks = interval_checks(INFERRED, {"activation_energy": "E_a"}, VERIFIED, final)
     assert [c.passed for c in checks] == [True, True] and decide(checks) == ("ok", "")
     curved = {**VERIFIED, "rise": [1.0, 12.0], "curvature": 1.7, "offset": -0.8, "centred": False}
-    assert not interval_checks(INFERRED, {}, _uncertainty(curved), final)[-1].passed
+    assert not interval_checks(INFERRED, {}, curved, final)[-1].passed

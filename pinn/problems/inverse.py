@@ -39,7 +39,7 @@ from pinn.numerics.uncertainty import (Profiled, columns_of, interval_check, noi
                                       profile)
 from pinn.problems.base import check_count, evaluated, check_number
 from pinn.problems.observations import MAX_OBSERVATIONS, Observations, read_observations, synthesize
-from pinn.status import Check, record
+from pinn.status import Check, interval_checks, record
 
 # settings of the observations, not of the physics: the forward reference does not depend on them
 OBSERVATION_SETTINGS = frozenset({"n_observations", "noise", "noise_seed", "observations", "data_weight"})
@@ -49,9 +49,6 @@ NOISE_FLOOR = 0.005
 # a noise level estimated below this (data the model fits exactly) is taken at it
 MIN_NOISE = 1e-9
 Z95 = 1.959963984540054  # the two-sided 95% point of the standard normal
-# an inferred value counts as settled when the last steps of training moved it by at most this
-# fraction of its standard error
-SETTLED_STD = 0.5
 
 
 @dataclass(frozen=True)
@@ -402,52 +399,9 @@ def inverse_results(problem: Any, model: nn.Module, eigenvalue: tuple[str, float
         final = getattr(criteria, "final", None)
         labels = {u.name: u.label or u.name for u in problem.unknown_parameters()}
         record(metrics, [*(Check(**c) for c in checks),
-                         *interval_checks(metrics["inferred"], labels, uncertainty, final)])
+                         *interval_checks(metrics["inferred"], labels, uncertainty.interval_check, final)])
         return metrics, problem.observation_arrays(uncertainty.noise_used)
     return metrics, problem.observation_arrays(problem.assumed_noise() or None)
-
-
-def interval_checks(inferred: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str], uncertainty: "Uncertainty",
-                    final: Mapping[str, Any] | None) -> list[Check]:
-    """Whether the stated intervals describe the estimate: every inferred value settled to within
-    SETTLED_STD of its standard error over the last logged steps (`final`, pinn.training.phase.settling;
-    an unknown is logged under its label), and the profile check of the least determined unknown
-    linear and centred (pinn.numerics.uncertainty.interval_check)."""
-    checks = []
-    moves, window = (final or {}).get("moves", {}), (final or {}).get("window", 0)
-    moving = []
-    for name, item in inferred.items():
-        label = labels.get(name, name)
-        move, std = moves.get(label), item.get("std")
-        if move is not None and std is not None and math.isfinite(std) and std > 0 and not move <= SETTLED_STD * std:
-            moving.append(f"{label} moved {move:.3g}{_unit(item)} ({move / std:.1f} standard errors)")
-    if moving:
-        checks.append(Check("optimizer", False, f"{', '.join(moving)} over the last {window} steps: the estimate is "
-                                                f"still on its way, so its interval does not say where it ends "
-                                                f"(train longer)"))
-    elif moves:
-        checks.append(Check("optimizer", True, f"every inferred value moved by less than {SETTLED_STD:g} of its "
-                                               f"standard error over the last {window} steps"))
-    check = uncertainty.interval_check
-    if check is None:
-        return checks
-    name = check["unknown"]
-    if check["linear"] and check["centred"]:
-        checks.append(Check("bound", True, f"the interval of {name} is verified by the misfit's profile"))
-        return checks
-    rises = [r for r in check["rise"] if r is not None]
-    why = (f"the misfit rises by {' and '.join(f'{r:.3g}' for r in rises)} at its ends, not about {check['expected']:.3g}"
-           if rises else "the equations could not be restored at its ends")
-    if rises and max(abs(r) for r in rises) < 0.01 * check["expected"]:
-        why += (" (moving it there changes the equations' solution by less than their own residual: the data "
-                "determine it more finely than the equations are solved, so the stated error, the noise's alone, "
-                "leaves out the model's own)")
-    checks.append(Check("bound", False, f"the 95% interval of {name} is not verified: {why}"))
-    return checks
-
-
-def _unit(item: Mapping[str, Any]) -> str:
-    return f" {item['unit']}" if item.get("unit") else ""
 
 
 @dataclass(frozen=True)
