@@ -19,10 +19,12 @@ from pinn.errors import ConfigError, DivergenceError, InternalError, Interrupted
 from pinn.io.files import write_json
 from pinn.problems import build_problem
 from pinn.io.rundir import RunDirectory
+from pinn.training.phase import Phase
 from pinn.run import check_stages, plain_config, resolve_tolerance, resume_source, run
 
 log = logging.getLogger("pinn")
 
+PHASE_SETTINGS = frozenset(Phase.__dataclass_fields__) - {"name"}
 EXIT_INTERNAL = 1  # an error of pinn itself
 EXIT_CONFIG = 2
 EXIT_FAILED_CHECK = 3  # wrong_state or unconverged
@@ -52,20 +54,47 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
         return f"{item} cannot be read as key=value; quote the value if it holds special characters"
     override = re.search(r"Could not override '([^']+)'", text)
     if override:
-        key = override.group(1)
-        if "." not in key:
-            return f"{key} is not a setting; the top-level settings are {', '.join(sorted(TOP_LEVEL_KEYS))}"
-        group = key.split(".")[0]
-        chosen = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{group}=")), None)
-        try:
-            known = sorted(compose_config([f"{group}={chosen}"] if chosen else [])[group])
-        except Exception:
-            known = []
-        where = f"{group}={chosen}" if chosen else f"the default {group}"
-        listing = f"; its settings are {', '.join(known)}" if known else ""
-        return f"{key} is not a setting of {where}{listing}"
+        return _unknown_key(override.group(1), overrides)
+    present = re.search(r"An item is already at '([^']+)'", text)
+    if present:
+        key = present.group(1)
+        value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").split("=", 1)[0] == key), "...")
+        return f"{key} is already a setting of this config; set it without the leading '+': {key}={value}"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return first
+
+
+def _unknown_key(key: str, overrides: list[str]) -> str:
+    """One line for an override of a key the composed config does not hold: the settings this
+    command line's config does hold there, or, for a phase setting its trainer file leaves at the
+    default, the '+' that adds it."""
+    if "." not in key:
+        return f"{key} is not a setting; the top-level settings are {', '.join(sorted(TOP_LEVEL_KEYS))}"
+    parent, _, leaf = key.rpartition(".")
+    path = parent.split(".") + [leaf]
+    others = [o for o in overrides if o.split("=", 1)[0] != key]
+    known: list[str] = []
+    try:
+        node = compose_config(others)
+        for depth, name in enumerate(path):
+            if name not in node:
+                path, known = path[:depth + 1], sorted(node)
+                break
+            node = node[name]
+    except Exception:
+        pass
+    if len(path) == 4 and path[:2] == ["trainer", "phases"] and path[3] in PHASE_SETTINGS:
+        value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key), "...")
+        return (f"{key} is a phase setting that this trainer leaves at its default; add it with a leading '+': "
+                f"+{key}={value}")
+    key = ".".join(path)
+    group = path[0]
+    chosen = next((o.split("=", 1)[1] for o in others if o.startswith(f"{group}=")), None)
+    problem = next((o.split("=", 1)[1] for o in others if o.startswith("problem=")), None)
+    where = (f"{group}={chosen}" if chosen else f"the {group} of problem={problem}" if problem and group != "problem"
+             else f"the default {group}")
+    listing = f"; its settings are {', '.join(known)}" if known else ""
+    return f"{key} is not a setting of {where}{listing}"
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")

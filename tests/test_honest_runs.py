@@ -87,10 +87,26 @@ def test_tolerance_defaults_and_limits():
     (["problem=custom", "problem.potential=log(x)"], "quote it"),
     (["tolerance=2"], "tolerance=2"),
     (["threads=0"], "threads=0"),
+    (["problem=flame_fpp", "trainer.phases.solve.collocation_points=64"],
+     "add it with a leading '+': +trainer.phases.solve.collocation_points=64"),
+    (["problem=flame_fpp", "+trainer.phases.solve.steps=3"],
+     "trainer.phases.solve.steps is already a setting of this config; set it without the leading '+': "
+     "trainer.phases.solve.steps=3"),
+    (["problem=flame_fpp", "trainer.phases.slove.steps=3"],
+     "trainer.phases.slove is not a setting of the trainer of problem=flame_fpp; its settings are domain_end, solve"),
 ])
 def test_extreme_and_malformed_input_is_one_line(argv, named, tmp_path):
     code, _, err = run_cli(["trainer.progress=none", *argv], tmp_path / "run")
     assert code == 2 and named in one_line(err)
+
+
+def test_the_plus_that_the_error_suggests_adds_the_phase_setting():
+    from pinn.config import compose_config, validate
+    from pinn.run import plain_config
+
+    config = plain_config(compose_config(["problem=flame_fpp", "+trainer.phases.solve.collocation_points=64"]))
+    solve = next(p for p in validate(config).phases if p.name == "solve")
+    assert solve.collocation_points == 64
 
 
 def test_an_unwritable_run_directory_is_one_line(tmp_path):
