@@ -58,8 +58,7 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
     present = re.search(r"An item is already at '([^']+)'", text)
     if present:
         key = present.group(1)
-        value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").split("=", 1)[0] == key), "...")
-        return f"{key} is already a setting of this config; set it without the leading '+': {key}={value}"
+        return f"{key} is already a setting of this config; set it without the leading '+': {key}={_given(key, overrides, '...')}"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return first
 
@@ -84,17 +83,20 @@ def _unknown_key(key: str, overrides: list[str]) -> str:
     except Exception:
         pass
     if len(path) == 4 and path[:2] == ["trainer", "phases"] and path[3] in PHASE_SETTINGS:
-        value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key), "...")
         return (f"{key} is a phase setting that this trainer leaves at its default; add it with a leading '+': "
-                f"+{key}={value}")
+                f"+{key}={_given(key, overrides, '...')}")
     key = ".".join(path)
     group = path[0]
-    chosen = next((o.split("=", 1)[1] for o in others if o.startswith(f"{group}=")), None)
-    problem = next((o.split("=", 1)[1] for o in others if o.startswith("problem=")), None)
+    chosen, problem = _given(group, others), _given("problem", others)
     where = (f"{group}={chosen}" if chosen else f"the {group} of problem={problem}" if problem and group != "problem"
              else f"the default {group}")
     listing = f"; its settings are {', '.join(known)}" if known else ""
     return f"{key} is not a setting of {where}{listing}"
+
+
+def _given(key: str, overrides: list[str], missing: str | None = None) -> str | None:
+    """The value the command line gives `key` (with or without a leading + or ++), else `missing`."""
+    return next((o.split("=", 1)[1] for o in overrides if "=" in o and o.split("=", 1)[0].lstrip("+") == key), missing)
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
