@@ -16,11 +16,14 @@ from pinn.problems import PROBLEMS
 from conftest import run_cli
 
 def tiny(name):
-    """Two steps per phase; the flame trainers have the solve phase (and the counterflow's flow)."""
+    """Two steps per phase; the flame trainers have the solve phase (and the counterflow's flow).
+    The well trainers add no warm-up steps for extra states (a drawn n_states=4 once added 2700)
+    and no refinement rounds."""
     common = ["trainer.progress=none", "trainer.collocation_points=8", "trainer.phases.solve.steps=2"]
     if name.startswith("flame_counterflow"):
         return common + ["trainer.phases.flow.steps=2"]
-    wells = ["trainer.phases.warmup.steps=2", "trainer.phases.ritz.steps=2"]
+    wells = ["trainer.phases.warmup.steps=2", "trainer.phases.ritz.steps=2",
+             "++trainer.phases.warmup.extra_steps_per_state=0", "trainer.refine.rounds=0"]
     if name == "finite_well_inverse":
         wells.append("trainer.phases.forward.steps=2")
     return common + ([] if name.startswith("flame") else wells)
