@@ -49,14 +49,17 @@ class Result:
 
     def figures(self) -> dict[str, Any]:
         """Every figure of this run's report, by name (the PNG names of a run directory)."""
-        return report_of(self.metrics).figures(self.metrics, self.history, self.arrays)
+        return {name: draw() for name, draw in self._drawings().items()}
 
     def figure(self, name: str):
-        figures = self.figures()
-        if name not in figures:
+        drawings = self._drawings()
+        if name not in drawings:
             raise ValueError(f"a {self.metrics['problem']} run has no {name!r} figure; its figures are "
-                             f"{', '.join(figures)}")
-        return figures[name]
+                             f"{', '.join(drawings)}")
+        return drawings[name]()
+
+    def _drawings(self):
+        return report_of(self.metrics).figures(self.metrics, self.history, self.arrays)
 
     def wavefunctions_figure(self):
         """psi of every state against the reference (1D Schrödinger runs)."""

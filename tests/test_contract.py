@@ -54,7 +54,7 @@ def test_every_problem_runs_end_to_end(name, tmp_path):
     assert metrics["reference"]["source"] in ("solved", "cache"), metrics["reference"]  # its reference pickles
     result = load(out)
     figures = result.figures()
-    assert figures and set(figures) == set(report_of(metrics).figures(*read_run(out)))
+    assert figures and set(figures) == set(report_of(metrics).figures(*read_run(out)))  # names only: nothing drawn
     for figure in figures:
         assert (out / f"{figure}.png").is_file(), figure
     for named in (result.wavefunctions_figure, result.states_figure, result.fields_figure, result.error_figure,

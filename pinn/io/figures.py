@@ -9,9 +9,10 @@ from its files and saves the PNGs there.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -154,14 +155,16 @@ def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str
     return tight(fig)
 
 
-def inferred_figures(metrics: Mapping[str, Any]) -> dict[str, Figure]:
-    """{"inferred": figure} for a run whose `inferred` block has intervals, else {}: each inferred
-    quantity's estimate and 95% interval relative to its true value (or to the estimate where
-    no truth is known), the truth at zero."""
+def inferred_figures(metrics: Mapping[str, Any]) -> dict[str, Callable[[], Figure]]:
+    """{"inferred": its drawing} for a run whose `inferred` block has intervals, else {}."""
     items = {name: item for name, item in (metrics.get("inferred") or {}).items()
              if item.get("interval") and np.all(np.isfinite(item["interval"]))}
-    if not items:
-        return {}
+    return {"inferred": functools.partial(inferred_figure, items, metrics)} if items else {}
+
+
+def inferred_figure(items: Mapping[str, Mapping[str, Any]], metrics: Mapping[str, Any]) -> Figure:
+    """Each inferred quantity's estimate and 95% interval relative to its true value (or to the
+    estimate where no truth is known), the truth at zero."""
     fig = Figure(figsize=(8, 2.6 + 0.6 * len(items)))
     ax = fig.subplots()
     for row, (name, item) in enumerate(items.items()):
@@ -180,7 +183,7 @@ def inferred_figures(metrics: Mapping[str, Any]) -> dict[str, Figure]:
     ax.set_xlabel("deviation from the true value (%)")
     ax.set_title(f"{run_title(metrics)}\n{noise_description(metrics) or 'noise: not recorded'}", fontsize=8)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
-    return {"inferred": tight(fig)}
+    return tight(fig)
 
 
 def _flame_window(x: np.ndarray, T: np.ndarray) -> tuple[float, float]:
@@ -234,8 +237,8 @@ def plot_run(run_dir: Path) -> list[Path]:
     run_dir = Path(run_dir)
     metrics, history, solution = read_run(run_dir)
     paths = []
-    for name, fig in report_of(metrics).figures(metrics, history, solution).items():
-        fig.savefig(run_dir / f"{name}.png", dpi=120)
+    for name, draw in report_of(metrics).figures(metrics, history, solution).items():
+        draw().savefig(run_dir / f"{name}.png", dpi=120)
         paths.append(run_dir / f"{name}.png")
     return paths
 

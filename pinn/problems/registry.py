@@ -21,8 +21,8 @@ PROBLEMS: dict[str, type[Problem]] = {}
 @dataclass(frozen=True)
 class Report:
     """What a run of one kind draws and prints: `figures(metrics, history, solution)` -> {file
-    name: Figure}, `summary(metrics)` -> lines of the printed summary (after the generic first
-    line)."""
+    name: a function of no arguments that draws that Figure} (so one figure is drawn without the
+    others), `summary(metrics)` -> lines of the printed summary (after the generic first line)."""
 
     kind: str
     figures: Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]

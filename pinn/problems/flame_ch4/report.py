@@ -5,7 +5,8 @@ is shown around its flame zone, the counterflow flame across the whole gap."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -21,19 +22,22 @@ COUNTERFLOW_PANELS = (*FREE_PANELS, ("V", "spread rate V = v / r (1/s)"))
 
 
 def free_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
-                 solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
-    return {"fields": fields_figure(solution, FREE_PANELS, metrics),
-            "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_b - T_in)"),
-            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics),
-            **inferred_figures(metrics)}
+                 solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    return {"fields": partial(fields_figure, solution, FREE_PANELS, metrics),
+            "error": partial(field_error_figure, solution, "theta", "theta = (T - T_in) / (T_b - T_in)"),
+            **_history_figures(metrics, history)}
 
 
 def counterflow_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
-                        solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
-    return {"fields": fields_figure(solution, COUNTERFLOW_PANELS, metrics, window=False),
-            "error": field_error_figure(solution, "s", "mapped coordinate s"),
-            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics),
-            **inferred_figures(metrics)}
+                        solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    return {"fields": partial(fields_figure, solution, COUNTERFLOW_PANELS, metrics, window=False),
+            "error": partial(field_error_figure, solution, "s", "mapped coordinate s"),
+            **_history_figures(metrics, history)}
+
+
+def _history_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    return {"losses": partial(losses_figure, history, metrics),
+            "eigenvalue": partial(eigenvalue_history_figure, history, metrics), **inferred_figures(metrics)}
 
 
 FREE = register_report(Report("flame_ch4", free_figures, field_summary))

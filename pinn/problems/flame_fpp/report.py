@@ -4,7 +4,8 @@ error of s_L against step."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -19,11 +20,11 @@ PANELS = (("T", "T (K)"), ("u", "u (m/s)"), ("Y_F", "fuel mass fraction Y_F"),
 
 
 def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
-            solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
-    return {"fields": fields_figure(solution, PANELS, metrics),
-            "error": field_error_figure(solution, "theta", "theta = (T - T_in) / (T_max - T_in)"),
-            "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_history_figure(history, metrics),
-            **inferred_figures(metrics)}
+            solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    return {"fields": partial(fields_figure, solution, PANELS, metrics),
+            "error": partial(field_error_figure, solution, "theta", "theta = (T - T_in) / (T_max - T_in)"),
+            "losses": partial(losses_figure, history, metrics),
+            "eigenvalue": partial(eigenvalue_history_figure, history, metrics), **inferred_figures(metrics)}
 
 
 REPORT = register_report(Report("flame_fpp", figures, field_summary))

@@ -4,7 +4,8 @@ subspaces."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -35,9 +36,9 @@ def plane_states_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str
 
 
 def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
-            solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
-    return {"states": plane_states_figure(solution, metrics), "losses": losses_figure(history, metrics),
-            "eigenvalue": eigenvalue_figure(history, metrics)}
+            solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    return {"states": partial(plane_states_figure, solution, metrics), "losses": partial(losses_figure, history, metrics),
+            "eigenvalue": partial(eigenvalue_figure, history, metrics)}
 
 
 def summary(metrics: Mapping[str, Any]) -> list[str]:

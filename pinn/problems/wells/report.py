@@ -3,7 +3,8 @@ levels, the pointwise error, the losses and the eigenvalue errors with their cer
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -79,12 +80,12 @@ def density_figure(solution: Mapping[str, np.ndarray], metrics: Mapping[str, Any
 
 
 def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
-            solution: Mapping[str, np.ndarray]) -> dict[str, Figure]:
-    result = {"wavefunction": wavefunctions_figure(solution, metrics), "error": pointwise_error_figure(solution, metrics),
-              "losses": losses_figure(history, metrics), "eigenvalue": eigenvalue_figure(history, metrics),
-              **inferred_figures(metrics)}
+            solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    result = {"wavefunction": partial(wavefunctions_figure, solution, metrics),
+              "error": partial(pointwise_error_figure, solution, metrics), "losses": partial(losses_figure, history, metrics),
+              "eigenvalue": partial(eigenvalue_figure, history, metrics), **inferred_figures(metrics)}
     if "obs_density" in solution:
-        result["density"] = density_figure(solution, metrics)
+        result["density"] = partial(density_figure, solution, metrics)
     return result
 
 
