@@ -119,7 +119,7 @@ def test_sigkill_then_resume_from_the_command_line(tmp_path):
 
 def test_ctrl_c_checkpoints_the_finished_step_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "pinn", *SCHEDULE, "trainer.phases.warmup.steps=1500",
+    proc = subprocess.Popen([sys.executable, "-m", "pinn", *SCHEDULE, "trainer.phases.warmup.steps=400",
                              "trainer.checkpoint_every=100000", f"hydra.run.dir={out}"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -133,7 +133,7 @@ def test_ctrl_c_checkpoints_the_finished_step_and_the_run_resumes(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: interrupted after step"), err
     assert f"python -m pinn resume={out}" in lines[0]
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert 0 < saved["step"] < 1500 and not saved["phase_finished"]
+    assert 0 < saved["step"] < 400 and not saved["phase_finished"]
     assert f"step {saved['step']};" in lines[0]
 
     resumed = pinn(f"resume={out}", cwd=tmp_path)
