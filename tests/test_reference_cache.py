@@ -140,6 +140,35 @@ def _write_many(directory, tag, rounds):
         cache.store("shared", {"tag": tag, "payload": payload}, 1.0)
 
 
+def _slow_solve(directory, tag):
+    """A solve that takes a second and leaves a file per call."""
+    (directory / f"solved-by-{tag}").write_text("")
+    time.sleep(1.0)
+    return 42.0
+
+
+def _obtain(directory, tag, results):
+    value, lookup = ReferenceCache(directory / "cache").obtain("flame", lambda: _slow_solve(directory, tag))
+    results.put((tag, value, lookup.source))
+
+
+def test_processes_missing_one_key_together_solve_it_once(tmp_path):
+    """Two sweep jobs that start together on the same parameters: one solves, the other waits for
+    its entry and loads it."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    jobs = [context.Process(target=_obtain, args=(tmp_path, tag, results)) for tag in (1, 2)]
+    for job in jobs:
+        job.start()
+    outcomes = sorted(results.get(timeout=120) for _ in jobs)
+    for job in jobs:
+        job.join()
+        assert job.exitcode == 0
+    assert len(list(tmp_path.glob("solved-by-*"))) == 1
+    assert [value for _, value, _ in outcomes] == [42.0, 42.0]
+    assert sorted(source for _, _, source in outcomes) == ["cache", "solved"]
+
+
 def test_concurrent_writers_leave_a_valid_entry(tmp_path):
     """Two processes rewrite one key while this one reads it: every read is a whole entry."""
     context = multiprocessing.get_context("spawn")

@@ -9,13 +9,16 @@ An entry is a pickle written to a temporary file in the cache directory and rena
 (`os.replace` is atomic on one file system): concurrent writers of one key each leave a whole
 entry, the last rename wins, and a reader sees the old entry or the new one, never half of one. An
 entry that cannot be read (a disk that filled up, a pickle of another Python) is a miss and is
-written again.
+written again. A key is solved by one process at a time (a lock file `.<key>.lock` beside its
+entry): sweep jobs started together with the same physical parameters solve their reference once,
+the others wait for it and load it.
 
 The default directory is `$PINN_CACHE_DIR`, else `$XDG_CACHE_HOME/pinn/references`, else
 `~/.cache/pinn/references`."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -156,10 +159,39 @@ class ReferenceCache:
             raise
 
     def obtain(self, key: str, solve: Callable[[], Any]) -> tuple[Any, Lookup]:
+        """The entry of `key`, or `solve()` stored under it. One process solves a key at a time:
+        another that misses the same key meanwhile waits for that solve and loads its entry."""
         start = time.perf_counter()
         found = self.load(key)
-        if found is not None:
-            return found[0], Lookup("cache", time.perf_counter() - start, found[1], key, str(self.path(key)))
+        if found is None:
+            with self._solving(key):
+                found = self.load(key)
+                if found is None:
+                    return self._solve_and_store(key, solve, start)
+        return found[0], Lookup("cache", time.perf_counter() - start, found[1], key, str(self.path(key)))
+
+    @contextlib.contextmanager
+    def _solving(self, key: str):
+        """An exclusive lock on the key (a lock file beside its entry; the system releases it when
+        its process ends, however it ends); without a writable directory or file locks, none."""
+        try:
+            import fcntl
+
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle = open(self.directory / f".{key}.lock", "a")
+        except (ImportError, OSError):
+            handle = None
+        if handle is None:
+            yield
+            return
+        with handle:
+            if not _locked(handle, fcntl.LOCK_EX | fcntl.LOCK_NB):
+                log.info("reference: another process is solving the same one; waiting for its entry %s",
+                         self.path(key))
+                _locked(handle, fcntl.LOCK_EX)
+            yield
+
+    def _solve_and_store(self, key: str, solve: Callable[[], Any], start: float) -> tuple[Any, Lookup]:
         replayed = _replayed[0]
         value = solve()
         seconds = time.perf_counter() - start + _replayed[0] - replayed
@@ -169,6 +201,20 @@ class ReferenceCache:
             log.warning("the reference was not cached (%s: %s)", type(exc).__name__, str(exc).splitlines()[0])
             return value, Lookup("solved, not cached", seconds, seconds, key, None, f"{type(exc).__name__}: {exc}")
         return value, Lookup("solved", seconds, seconds, key, str(self.path(key)))
+
+
+def _locked(handle, operation: int) -> bool:
+    """flock; False if another process holds the lock (non-blocking), True also where the file
+    system has no locks (then nothing is held)."""
+    import fcntl
+
+    try:
+        fcntl.flock(handle, operation)
+    except BlockingIOError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 def solve_uncached(solve: Callable[[], Any], note: str) -> tuple[Any, Lookup]:
