@@ -279,7 +279,8 @@ trainer.refine.max_seconds (a training time budget), ...
 (python -m pinn --cfg job prints every setting of a run).
 
 outputs: outputs/<date>/<time>_<problem>/ (hydra.run.dir=DIR to choose): metrics.json, history.csv,
-solution.npz, figures, checkpoint.pt; sweeps in multirun/<date>/<time>/ with summary.csv.
+solution.npz, figures (figures=false: none; python -m pinn.plot DIR draws them later), checkpoint.pt;
+sweeps in multirun/<date>/<time>/ with summary.csv.
 exit codes: 0 ok, 1 internal error, 2 bad input, 3 a check failed, 4 diverged, 130 interrupted.
 Hydra's own options: python -m pinn --hydra-help"""
 

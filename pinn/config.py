@@ -29,7 +29,7 @@ def _config_dir() -> Path:
 
 CONFIG_DIR = _config_dir()
 TOP_LEVEL_KEYS = {"problem", "model", "trainer", "seed", "dtype", "device", "resume", "logger", "tolerance", "threads",
-                  "reference"}
+                  "reference", "figures"}
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
@@ -50,6 +50,7 @@ class Settings:
     threads: str | int = "auto"
     refine: RefineSettings = RefineSettings()
     reference_cache: ReferenceCache | None = None
+    figures: bool = True
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -140,6 +141,9 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
     progress = trainer.get("progress")
     if progress not in ("auto", "bar", "log", "none"):
         raise ConfigError(f"trainer.progress={progress!r} must be auto, bar, log or none")
+    figures = cfg.get("figures", True)
+    if not isinstance(figures, bool):
+        raise ConfigError(f"figures={figures!r} must be true or false")
     return Settings(
         seed=seed,
         dtype=DTYPES[dtype_name],
@@ -156,5 +160,6 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
         threads=check_threads(cfg.get("threads", "auto")),
         refine=RefineSettings.from_config(trainer.get("refine"), phases),
         reference_cache=reference_cache(cfg),
+        figures=figures,
     )
 

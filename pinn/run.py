@@ -195,7 +195,8 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
     }
     write_json(out / "metrics.json", metrics)
     write_solution(out / "solution.npz", arrays)
-    plot_run(out)
+    if settings.figures:
+        plot_run(out)
     return metrics
 
 

@@ -15,8 +15,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # torch read the environment when it was imported, above
 
 # A short schedule that still lands near the reference: enough for correctness, small for CI; its
-# runs are judged at the accuracy it reaches.
-FAST = [
+# runs are judged at the accuracy it reaches. FAST draws no PNGs (a second or two per run), FAST_WITH_FIGURES does.
+FAST_WITH_FIGURES = [
     "tolerance=1e-4",
     "trainer.progress=none",
     "trainer.collocation_points=64",
@@ -24,6 +24,7 @@ FAST = [
     "trainer.phases.solve.steps=80",
     "trainer.log_every=20",
 ]
+FAST = [*FAST_WITH_FIGURES, "figures=false"]
 
 
 @pytest.fixture(autouse=True, scope="session")

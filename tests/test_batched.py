@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from conftest import FAST
+from conftest import FAST, FAST_WITH_FIGURES
 from pinn import batching
 from pinn.config import compose_config
 from pinn.errors import DivergenceError, Interrupted
@@ -78,13 +78,13 @@ def test_points_that_cannot_share_a_batch_say_why():
 def test_a_batched_sweep_writes_every_file_a_single_run_writes(tmp_path):
     sweep_dir = tmp_path / "sweep"
     result = subprocess.run(
-        [sys.executable, "-m", "pinn", "-m", "problem=finite_well", "problem.V0=5,20", *FAST,
+        [sys.executable, "-m", "pinn", "-m", "problem=finite_well", "problem.V0=5,20", *FAST_WITH_FIGURES,
          "hydra/launcher=batched", f"hydra.sweep.dir={sweep_dir}"],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "training jobs #0, #1 together" in result.stderr + result.stdout
     single = tmp_path / "single"
-    run(compose_config(["problem=finite_well", *FAST]), out_dir=single, keep=False)
+    run(compose_config(["problem=finite_well", *FAST_WITH_FIGURES]), out_dir=single, keep=False)
     expected = sorted(p.name for p in single.iterdir() if not p.name.startswith("."))
     for job in ("0", "1"):
         written = sorted(p.name for p in (sweep_dir / job).iterdir() if not p.name.startswith("."))

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FAST, run_cli
+from conftest import FAST, FAST_WITH_FIGURES, run_cli
 
 
 def pinn(*args, cwd):
@@ -17,7 +17,7 @@ def pinn(*args, cwd):
 def test_cli_run_writes_every_output(tmp_path):
     out = tmp_path / "run"
     proc = pinn("problem=finite_well", "problem.V0=37", "problem.half_width=0.7", "problem.L=2.5",
-                *FAST, f"hydra.run.dir={out}", cwd=tmp_path)
+                *FAST_WITH_FIGURES, f"hydra.run.dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     for name in ("metrics.json", "history.csv", "solution.npz", "wavefunction.png", "error.png",
                  "losses.png", "eigenvalue.png"):
@@ -38,6 +38,7 @@ def test_cli_run_writes_every_output(tmp_path):
     (["problem.V0=nan"], "V0"),
     (["problem=finite_barrier", "problem.colour=blue"], "problem.colour"),
     (["device=cuda:7"], "device"),
+    (["figures=maybe"], "figures"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, named, tmp_path):
     """In process (the same cli.main), so the cases do not each pay for a new interpreter; the
@@ -51,3 +52,24 @@ def test_bad_input_is_one_line_and_nonzero(args, named, tmp_path):
     assert len(lines) == 1, err
     assert lines[0].startswith("error:") and named in lines[0]
     assert "Traceback" not in err
+
+
+def test_a_run_without_figures_draws_them_later(tmp_path, capsys):
+    """figures=false writes every file but the PNGs; python -m pinn.plot then draws exactly the
+    report's figures; a directory that is not a finished run is one line."""
+    from pinn import plot
+    from pinn.config import compose_config
+    from pinn.problems.registry import report_of
+    from pinn.io.files import read_run
+    from pinn.run import run
+
+    out = tmp_path / "run"
+    run(compose_config(["problem=harmonic", *FAST]), out_dir=out)
+    assert (out / "metrics.json").is_file() and not list(out.glob("*.png"))
+    assert plot.main([str(out)]) == 0
+    names = set(report_of(json.loads((out / "metrics.json").read_text())).figures(*read_run(out)))
+    assert {p.stem for p in out.glob("*.png")} == names and "wavefunction" in names
+    capsys.readouterr()
+    assert plot.main([str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:") and "not a finished pinn run" in err

@@ -11,12 +11,12 @@ from pinn.run import run
 from pinn.status import Criteria
 from pinn.training.trainer import Phase, Trainer
 
-from conftest import FAST
+from conftest import FAST, FAST_WITH_FIGURES
 
 
 @pytest.mark.parametrize("problem", ["infinite_well", "finite_well", "finite_barrier"])
 def test_default_problem_trains_close_to_reference(problem, tmp_path):
-    metrics = run(compose_config([f"problem={problem}"] + FAST), out_dir=tmp_path)
+    metrics = run(compose_config([f"problem={problem}"] + FAST_WITH_FIGURES), out_dir=tmp_path)
     assert metrics["status"] == "ok"
     assert metrics["relative_errors"][0] < 1e-4
     assert metrics["wavefunction_l2_errors"][0] < 1e-2
