@@ -8,7 +8,7 @@ from pinn.run import run
 from conftest import run_cli
 
 SHORT = ["tolerance=1e-4", "trainer.progress=none", "trainer.collocation_points=64",
-         "trainer.phases.solve.steps=100"]
+         "trainer.phases.solve.steps=100", "figures=false"]
 
 
 @pytest.mark.parametrize("case", [

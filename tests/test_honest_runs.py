@@ -17,8 +17,9 @@ from pinn.status import Check, decide, effective_tolerance, optimizer_check
 from conftest import run_cli
 
 SHORT_WELL = ["trainer.progress=none", "trainer.phases.warmup.steps=3", "trainer.phases.ritz.steps=3",
-              "trainer.phases.solve.steps=3"]
-SHORT_FLAME = ["trainer.progress=none", "trainer.phases.solve.steps=3", "trainer.phases.domain_end.steps=2"]
+              "trainer.phases.solve.steps=3", "figures=false"]
+SHORT_FLAME = ["trainer.progress=none", "trainer.phases.solve.steps=3", "trainer.phases.domain_end.steps=2",
+               "figures=false"]
 
 
 def one_line(err):

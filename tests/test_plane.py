@@ -14,7 +14,7 @@ from pinn.run import run
 from conftest import run_cli
 
 SHORT = ["tolerance=1e-2", "trainer.progress=none", "trainer.collocation_points=64", "trainer.phases.warmup.steps=300",
-         "trainer.phases.ritz.steps=100", "trainer.phases.solve.steps=40", "model.width=12"]
+         "trainer.phases.ritz.steps=100", "trainer.phases.solve.steps=40", "model.width=12", "figures=false"]
 
 
 def test_fd_reference_matches_exact_box_levels_with_degeneracy():
@@ -33,7 +33,8 @@ def test_fd_reference_matches_the_plane_oscillator():
 
 
 def test_box2d_ground_state_trains_close_to_exact(tmp_path):
-    metrics = run(compose_config(["problem=box2d", "problem.Lx=1.0", "problem.Ly=1.5"] + SHORT), out_dir=tmp_path)
+    metrics = run(compose_config(["problem=box2d", "problem.Lx=1.0", "problem.Ly=1.5"] + SHORT + ["figures=true"]),
+                  out_dir=tmp_path)
     assert metrics["reference_source"] == "analytic"
     assert metrics["relative_errors"][0] < 1e-3
     lo, hi = metrics["eigenvalue_bounds"][0]

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 TINY = ["tolerance=1e-3", "trainer.progress=none", "trainer.collocation_points=16", "trainer.phases.warmup.steps=60",
-        "trainer.phases.ritz.steps=10", "trainer.phases.solve.steps=10"]
+        "trainer.phases.ritz.steps=10", "trainer.phases.solve.steps=10", "figures=false"]
 
 
 def pinn(*args, cwd):
