@@ -17,7 +17,7 @@ from pinn.run import plain_config, run
 
 
 def short(problem, *overrides):
-    config = plain_config(compose_config([f"problem={problem}", "trainer.progress=none", *overrides]))
+    config = plain_config(compose_config([f"problem={problem}", "trainer.progress=none", "figures=false", *overrides]))
     for phase in config["trainer"]["phases"].values():
         phase["steps"], phase["extra_steps_per_state"] = 2, 0
     config["trainer"]["refine"] = {"rounds": 0}
