@@ -34,7 +34,7 @@ def test_the_references_import_neither_torch_nor_the_pinn_code():
     assert proc.stdout.strip() == "[]", proc.stdout
 
 
-@pytest.mark.parametrize("module", ["run.py", "cli.py", "api.py", "sweep.py", "config.py", "status.py",
+@pytest.mark.parametrize("module", ["run.py", "cli.py", "api.py", "sweep.py", "plot.py", "config.py", "status.py",
                                     "io/figures.py", "io/files.py", "io/summary.py"])
 def test_the_generic_pipeline_names_no_family(module):
     names = imported_modules(PINN / module)
