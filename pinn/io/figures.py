@@ -173,8 +173,9 @@ def inferred_figure(items: Mapping[str, Mapping[str, Any]], metrics: Mapping[str
         value = (item["value"] / centre - 1.0) * 100
         ax.errorbar([value], [row], xerr=[[value - low], [high - value]], fmt="o", color="C0", capsize=4,
                     label="estimate, 95% interval" if row == 0 else None)
-        ax.annotate(f"{item['value']:.5g} ± {item['std']:.2g} {item.get('unit', '')}", (high, row),
-                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.annotate(f"{item['value']:.5g} ± {item['std']:.2g} {item.get('unit', '')}", (value, row),
+                    xytext=(0, 7), textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     if any(item.get("true") for item in items.values()):
         ax.axvline(0.0, color="k", ls="--", lw=1, label="true value")
     ax.set_yticks(range(len(items)), list(items))
