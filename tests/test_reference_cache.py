@@ -147,7 +147,8 @@ def _slow_solve(directory, tag):
     return 42.0
 
 
-def _obtain(directory, tag, results):
+def _obtain(directory, tag, results, start):
+    start.wait(timeout=120)  # both processes imported, then both ask at once
     value, lookup = ReferenceCache(directory / "cache").obtain("flame", lambda: _slow_solve(directory, tag))
     results.put((tag, value, lookup.source))
 
@@ -156,8 +157,8 @@ def test_processes_missing_one_key_together_solve_it_once(tmp_path):
     """Two sweep jobs that start together on the same parameters: one solves, the other waits for
     its entry and loads it."""
     context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    jobs = [context.Process(target=_obtain, args=(tmp_path, tag, results)) for tag in (1, 2)]
+    results, start = context.Queue(), context.Barrier(2)
+    jobs = [context.Process(target=_obtain, args=(tmp_path, tag, results, start)) for tag in (1, 2)]
     for job in jobs:
         job.start()
     outcomes = sorted(results.get(timeout=120) for _ in jobs)
