@@ -155,6 +155,13 @@ def fields_figure(solution: Mapping[str, np.ndarray], panels: Sequence[tuple[str
     return tight(fig)
 
 
+def field_history_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
+    """The drawings every field run shares: the losses, the eigenvalue's error against step, and
+    the inferred parameters of an inverse run."""
+    return {"losses": functools.partial(losses_figure, history, metrics),
+            "eigenvalue": functools.partial(eigenvalue_history_figure, history, metrics), **inferred_figures(metrics)}
+
+
 def inferred_figures(metrics: Mapping[str, Any]) -> dict[str, Callable[[], Figure]]:
     """{"inferred": its drawing} for a run whose `inferred` block has intervals, else {}."""
     items = {name: item for name, item in (metrics.get("inferred") or {}).items()

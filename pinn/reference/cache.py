@@ -33,6 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+try:
+    import fcntl
+except ImportError:  # no POSIX file locks (Windows): concurrent jobs each solve, as without the lock
+    fcntl = None
+
 log = logging.getLogger("pinn")
 
 FORMAT = 1  # bump when the layout of an entry changes
@@ -174,13 +179,13 @@ class ReferenceCache:
     def _solving(self, key: str):
         """An exclusive lock on the key (a lock file beside its entry; the system releases it when
         its process ends, however it ends); without a writable directory or file locks, none."""
-        try:
-            import fcntl
-
-            self.directory.mkdir(parents=True, exist_ok=True)
-            handle = open(self.directory / f".{key}.lock", "a")
-        except (ImportError, OSError):
-            handle = None
+        handle = None
+        if fcntl is not None:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                handle = open(self.directory / f".{key}.lock", "a")
+            except OSError:
+                pass
         if handle is None:
             yield
             return
@@ -206,8 +211,6 @@ class ReferenceCache:
 def _locked(handle, operation: int) -> bool:
     """flock; False if another process holds the lock (non-blocking), True also where the file
     system has no locks (then nothing is held)."""
-    import fcntl
-
     try:
         fcntl.flock(handle, operation)
     except BlockingIOError:

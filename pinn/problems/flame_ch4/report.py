@@ -11,8 +11,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.io.figures import (eigenvalue_history_figure, field_error_figure, fields_figure, inferred_figures,
-                              losses_figure)
+from pinn.io.figures import field_error_figure, field_history_figures, fields_figure
 from pinn.io.summary import field_summary
 from pinn.problems.registry import Report, register_report
 
@@ -25,19 +24,14 @@ def free_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
                  solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
     return {"fields": partial(fields_figure, solution, FREE_PANELS, metrics),
             "error": partial(field_error_figure, solution, "theta", "theta = (T - T_in) / (T_b - T_in)"),
-            **_history_figures(metrics, history)}
+            **field_history_figures(metrics, history)}
 
 
 def counterflow_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
                         solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
     return {"fields": partial(fields_figure, solution, COUNTERFLOW_PANELS, metrics, window=False),
             "error": partial(field_error_figure, solution, "s", "mapped coordinate s"),
-            **_history_figures(metrics, history)}
-
-
-def _history_figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
-    return {"losses": partial(losses_figure, history, metrics),
-            "eigenvalue": partial(eigenvalue_history_figure, history, metrics), **inferred_figures(metrics)}
+            **field_history_figures(metrics, history)}
 
 
 FREE = register_report(Report("flame_ch4", free_figures, field_summary))

@@ -10,8 +10,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pinn.io.figures import (eigenvalue_history_figure, field_error_figure, fields_figure, inferred_figures,
-                              losses_figure)
+from pinn.io.figures import field_error_figure, field_history_figures, fields_figure
 from pinn.io.summary import field_summary
 from pinn.problems.registry import Report, register_report
 
@@ -23,8 +22,7 @@ def figures(metrics: Mapping[str, Any], history: Mapping[str, np.ndarray],
             solution: Mapping[str, np.ndarray]) -> dict[str, Callable[[], Figure]]:
     return {"fields": partial(fields_figure, solution, PANELS, metrics),
             "error": partial(field_error_figure, solution, "theta", "theta = (T - T_in) / (T_max - T_in)"),
-            "losses": partial(losses_figure, history, metrics),
-            "eigenvalue": partial(eigenvalue_history_figure, history, metrics), **inferred_figures(metrics)}
+            **field_history_figures(metrics, history)}
 
 
 REPORT = register_report(Report("flame_fpp", figures, field_summary))
