@@ -115,6 +115,57 @@ def test_a_phase_ends_early_once_the_estimate_is_well_within_the_tolerance():
     assert [row["action"] for row in refinement.log] == ["met"]
 
 
+def run_checked(estimates, tolerance=1e-6, steps=100):
+    """An LM phase of `steps` steps that never converges by itself (fresh noisy data every step)
+    and whose estimate, asked every EARLY_STOP_EVERY steps, returns the next of `estimates` (then
+    the last again); no refinement round. Returns the steps it ran."""
+    model = Fit()
+    values = iter(estimates)
+    last = []
+
+    def estimate():
+        last.append(next(values, last[-1] if last else None))
+        return {"E0": last[-1]}
+
+    def sample(generator, n=8):
+        t = torch.rand(n, generator=generator, dtype=torch.float64) * 3.0
+        return {"t": t, "noise": 0.01 * torch.randn(n, generator=generator, dtype=torch.float64)}
+
+    def loss(stage, batch):
+        t = batch["t"]
+        return {"fit": model.a * torch.exp(-model.k * t) - 2.5 * torch.exp(-1.3 * t) - batch["noise"]}
+
+    phases = [Phase("solve", "solve", "lm", steps, patience=1000)]
+    refinement = Refinement(RefineSettings(rounds=0), phases, 8, estimate, tolerance)
+    trainer = Trainer(phases, progress="none", extend=refinement, accurate_enough=refinement.well_within)
+    result = trainer.fit(model, loss, sample, lambda: {"a": model.a.detach()})
+    return result.phase_steps["solve"]
+
+
+def test_a_phase_ends_once_the_estimate_is_within_the_tolerance_and_stalled():
+    """Within the tolerance 1e-6 but never within 1% of it: the phase goes on while the best
+    estimate improves by more than STALL_GAIN over STALL_CHECKS checks, and ends at the first check
+    where it does not. Falling by 1.06 a check for seven checks, then flat: at check 8 the best of
+    the last five (the seventh) is 1.06^4 = 1.26 below the best before them (the third), at check 9
+    only 1.06^3 = 1.19 below (the fourth), and the phase ends."""
+    from pinn.training.phase import EARLY_STOP_EVERY
+    from pinn.training.refine import STALL_CHECKS, STALL_GAIN
+
+    assert STALL_CHECKS == 5 and 1.06**3 < STALL_GAIN < 1.06**4
+    falling = [5e-7 / 1.06**k for k in range(7)]
+    assert run_checked(falling + [falling[-1]] * 5) == 9 * EARLY_STOP_EVERY
+
+
+def test_a_steadily_falling_noisy_or_too_large_estimate_does_not_end_the_phase():
+    """A gain of 1.05 per check (1.28 over five) keeps the phase going to its last step; so does
+    an estimate that jumps up and down by 10x while its best keeps improving, and a stalled
+    estimate above the tolerance."""
+    assert run_checked([5e-7 / 1.05**k for k in range(12)]) == 100
+    noisy = [5e-7 / 1.5**k * (10 if k % 2 else 1) for k in range(12)]
+    assert run_checked(noisy) == 100
+    assert run_checked([2e-6] * 12) == 100
+
+
 def test_a_state_that_skipped_a_level_is_restarted_once_then_the_last_phase_runs_again():
     """The restart is asked for the states an independent count names; it runs once per run even
     if the count still names them, and the refinement goes on as before."""
