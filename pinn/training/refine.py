@@ -29,7 +29,7 @@ EARLY_STOP_FRACTION = 0.01
 # ... or once every estimate is within the tolerance and the best of none has improved by more than
 # STALL_GAIN over the last STALL_CHECKS checks: the network's capacity, not the optimizer, then
 # limits it (finite_well V0=80 gained 7% in its last 260 Levenberg-Marquardt steps). The best, not
-# the last: with fresh collocation nodes every step the estimate moves up and down by 10x.
+# the last: with fresh collocation nodes every step the estimate can jump by 10-100x.
 STALL_CHECKS = 5
 STALL_GAIN = 1.25
 
