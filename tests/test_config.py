@@ -44,3 +44,13 @@ def test_bad_settings_are_named(override, key):
         validate(plain_config(compose_config([override])))
     message = str(err.value)
     assert key in message and "\n" not in message
+
+
+def test_a_setting_of_a_phase_the_trainer_lacks_names_the_phases_it_has():
+    """A misspelt phase name (`fit` for `solve`) reads as a new phase without stage, optimizer and
+    steps: the message lists this trainer's phases."""
+    with pytest.raises(ConfigError) as err:
+        validate(plain_config(compose_config(["++trainer.phases.fit.geodesic=false"])))
+    message = str(err.value)
+    assert message.startswith("trainer.phases.fit is not one of this trainer's phases (warmup, ritz, solve)")
+    assert "\n" not in message
