@@ -16,7 +16,7 @@ from pinn.training.loggers import LOGGERS
 from pinn.numerics.nets import ACTIVATIONS
 from pinn.reference.cache import ReferenceCache
 from pinn.training.threads import check_setting as check_threads
-from pinn.training.phase import Phase
+from pinn.training.phase import REQUIRED, Phase
 from pinn.training.refine import RefineSettings
 
 def _config_dir() -> Path:
@@ -129,12 +129,11 @@ def validate(cfg: Mapping[str, Any]) -> Settings:
     if not isinstance(phases_cfg, Mapping) or not phases_cfg:
         raise ConfigError("trainer.phases must map phase names to settings (stage, optimizer, steps, ...)")
     phases = []
-    required = {"stage", "optimizer", "steps"}
-    complete = [str(n) for n, p in phases_cfg.items() if isinstance(p, Mapping) and required <= set(p)]
+    complete = [str(n) for n, p in phases_cfg.items() if isinstance(p, Mapping) and REQUIRED <= set(p)]
     for name, phase in phases_cfg.items():
         if not isinstance(phase, Mapping):
             raise ConfigError(f"trainer.phases.{name} must be a group of settings, got {phase!r}")
-        if not required <= set(phase) and complete:
+        if not REQUIRED <= set(phase) and complete:
             raise ConfigError(f"trainer.phases.{name} is not one of this trainer's phases ({', '.join(complete)}); "
                               f"set one of those, or give a new phase its stage, optimizer and steps")
         phases.append(Phase.from_config(str(name), phase))

@@ -9,6 +9,8 @@ from typing import Any, Callable, Mapping
 
 from pinn.errors import ConfigError
 
+# the settings every phase must have
+REQUIRED = frozenset({"stage", "optimizer", "steps"})
 # steps over which the last phase's observables must have settled (see `settling`)
 SETTLE_WINDOW = 10
 # steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
@@ -38,7 +40,7 @@ class Phase:
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ConfigError(f"trainer.phases.{name}.{unknown[0]} is not a phase setting; use {', '.join(sorted(known))}")
-        if "stage" not in cfg or "optimizer" not in cfg or "steps" not in cfg:
+        if not REQUIRED <= set(cfg):
             raise ConfigError(f"trainer.phases.{name} needs stage, optimizer and steps")
         phase = Phase(name=name, **dict(cfg))
         if phase.optimizer not in ("adam", "lbfgs", "lm"):
