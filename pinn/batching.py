@@ -74,7 +74,7 @@ def points_of(configs: Sequence[dict[str, Any]]):
     cannot share a batch."""
     from pinn.config import validate
     from pinn.problems import build_problem
-    from pinn.run import check_stages, resolve_tolerance, schedule, seed_everything
+    from pinn.run import check_stages, last_stage_terms, resolve_tolerance, schedule, seed_everything
     from pinn.numerics.uncertainty import ResidualModule
     from pinn.training.batched import Batch, Point
     from pinn.training.optimizers import LevenbergMarquardt
@@ -97,7 +97,9 @@ def points_of(configs: Sequence[dict[str, Any]]):
         seed_everything(s.seed)
         model = problem.build_model(s.width, s.depth, s.activation).to(device=s.device, dtype=s.dtype)
         refinement = Refinement(s.refine, phases[0], s.collocation_points,
-                                lambda p=problem, m=model: p.estimate(m), resolve_tolerance(problem, config, s)[0])
+                                lambda p=problem, m=model: p.estimate(m), resolve_tolerance(problem, config, s)[0],
+                                settle_scales=lambda p=problem, m=model, s=s: p.settle_scales(
+                                    m, last_stage_terms(p, m, s, phases[0])))
         points.append(Point(problem, model, s.seed,
                             lambda generator, n, p=problem, s=s: p.collocation(n or s.collocation_points, s.device,
                                                                                s.dtype, generator),

@@ -7,7 +7,7 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -105,6 +105,12 @@ def run(cfg: DictConfig | Mapping[str, Any], out_dir: Path | None = None, keep: 
     return metrics
 
 
+def last_stage_terms(problem, model, settings, phases) -> Callable[[], Mapping[str, Any]]:
+    """The loss terms of the schedule's last stage on the default collocation nodes, as a function."""
+    nodes = problem.collocation(settings.collocation_points, settings.device, settings.dtype)
+    return lambda: problem.loss_terms(model, nodes, phases[-1].stage)
+
+
 def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[float, str], threads: ThreadChoice,
            out: Path, checkpoint: Mapping[str, Any] | None) -> dict[str, Any]:
     reference = problem.reference(settings.reference_cache)  # before training: a flame that does not fit fails at once
@@ -125,7 +131,9 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
                             tolerance[0], history=checkpoint.get("extend_log", []) if checkpoint else (),
                             misplaced=lambda: problem.misplaced_states(model),
                             restart=lambda states: restart_states(problem, model, states),
-                            part_estimates=lambda: problem.part_estimates(model))
+                            part_estimates=lambda: problem.part_estimates(model),
+                            settle_scales=lambda: problem.settle_scales(model, last_stage_terms(problem, model, settings,
+                                                                                                phases)))
     trainer = Trainer(phases, log_every=settings.log_every,
                       checkpoint_every=settings.checkpoint_every, checkpoint_path=out / "checkpoint.pt",
                       progress=settings.progress, checkpoint_extra={"config": config},

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from pinn.errors import ConfigError
+from pinn.training.phase import SETTLED_STD, unsettled
 
 # the kind of each check, in the order of precedence of the statuses they produce
 KINDS = {"finite": "unconverged", "estimate": "unconverged", "bound": "unconverged", "optimizer": "unconverged",
@@ -32,9 +33,6 @@ STATUSES = ("ok", "unconverged", "wrong_state", "inaccurate")
 RESIDUAL_LIMIT = 1e-2
 # the smallest tolerance a dtype can be asked for: a hundred units in the last place
 RESOLUTION_ULPS = 100.0
-# an inferred value counts as settled when the last steps of training moved it by at most this
-# fraction of its standard error
-SETTLED_STD = 0.5
 
 
 @dataclass(frozen=True)
@@ -296,12 +294,9 @@ def interval_checks(inferred: Mapping[str, Mapping[str, Any]], labels: Mapping[s
     (pinn.numerics.uncertainty.interval_check), linear and centred."""
     checks = []
     moves, window = (final or {}).get("moves", {}), (final or {}).get("window", 0)
-    moving = []
-    for name, item in inferred.items():
-        label = labels.get(name, name)
-        move, std = moves.get(label), item.get("std")
-        if move is not None and std is not None and math.isfinite(std) and std > 0 and not move <= SETTLED_STD * std:
-            moving.append(f"{label} moved {move:.3g}{_unit(item)} ({move / std:.1f} standard errors)")
+    items = {labels.get(name, name): item for name, item in inferred.items() if item.get("std") is not None}
+    moving = [f"{label} moved {moves[label]:.3g}{_unit(items[label])} ({moves[label] / items[label]['std']:.1f} "
+              f"standard errors)" for label in unsettled(moves, {label: item["std"] for label, item in items.items()})]
     if moving:
         checks.append(Check("optimizer", False, f"{', '.join(moving)} over the last {window} steps: the estimate is "
                                                 f"still on its way, so its interval does not say where it ends "

@@ -285,7 +285,7 @@ def test_a_settled_part_stops_stepping_while_the_others_go_on():
 
         owners = {name: torch.full(p.shape, 0 if name.startswith("first") else 1) for name, p in model.named_parameters()}
         trainer = Trainer([Phase("solve", "solve", "lm", steps=steps, resample=False)], progress="none",
-                          accurate_enough=lambda: False, settled_parts=lambda: settled)
+                          accurate_enough=lambda moves: False, settled_parts=lambda: settled)
         trainer.fit(model, loss_fn, lambda generator, n=None: {}, lambda: {}, parts=lambda: owners)
         return model
 

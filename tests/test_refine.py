@@ -115,10 +115,11 @@ def test_a_phase_ends_early_once_the_estimate_is_well_within_the_tolerance():
     assert [row["action"] for row in refinement.log] == ["met"]
 
 
-def run_checked(estimates, tolerance=1e-6, steps=100):
+def run_checked(estimates, tolerance=1e-6, steps=100, settle_scales=None):
     """An LM phase of `steps` steps that never converges by itself (fresh noisy data every step)
     and whose estimate, asked every EARLY_STOP_EVERY steps, returns the next of `estimates` (then
-    the last again); no refinement round. Returns the steps it ran."""
+    the last again); no refinement round; the observable `a` judged by `settle_scales`. Returns
+    the steps it ran."""
     model = Fit()
     values = iter(estimates)
     last = []
@@ -136,7 +137,7 @@ def run_checked(estimates, tolerance=1e-6, steps=100):
         return {"fit": model.a * torch.exp(-model.k * t) - 2.5 * torch.exp(-1.3 * t) - batch["noise"]}
 
     phases = [Phase("solve", "solve", "lm", steps, patience=1000)]
-    refinement = Refinement(RefineSettings(rounds=0), phases, 8, estimate, tolerance)
+    refinement = Refinement(RefineSettings(rounds=0), phases, 8, estimate, tolerance, settle_scales=settle_scales)
     trainer = Trainer(phases, progress="none", extend=refinement, accurate_enough=refinement.well_within)
     result = trainer.fit(model, loss, sample, lambda: {"a": model.a.detach()})
     return result.phase_steps["solve"]
@@ -164,6 +165,25 @@ def test_a_steadily_falling_noisy_or_too_large_estimate_does_not_end_the_phase()
     noisy = [5e-7 / 1.5**k * (10 if k % 2 else 1) for k in range(12)]
     assert run_checked(noisy) == 100
     assert run_checked([2e-6] * 12) == 100
+
+
+def test_a_phase_does_not_end_while_an_inferred_value_still_moves():
+    """The estimate well within the tolerance from the first check. `a` goes from 1 to about 2.5
+    in the first steps, then, refitted to fresh noisy data every step, moves by about 0.1 over ten.
+    Judged against a standard error of 10 it has settled at the first check; against 1 only at
+    the second (the first window holds the approach); against 1e-6 never, and the phase runs all
+    its steps. The standard error is asked once in a phase."""
+    from pinn.training.phase import EARLY_STOP_EVERY
+
+    asked = []
+
+    def scales(value):
+        return lambda: asked.append(value) or {"a": value}
+
+    assert run_checked([1e-9], settle_scales=scales(10.0)) == EARLY_STOP_EVERY
+    assert run_checked([1e-9], settle_scales=scales(1.0)) == 2 * EARLY_STOP_EVERY
+    assert run_checked([1e-9], settle_scales=scales(1e-6)) == 100
+    assert asked == [10.0, 1.0, 1e-6]
 
 
 def test_a_state_that_skipped_a_level_is_restarted_once_then_the_last_phase_runs_again():

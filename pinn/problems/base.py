@@ -164,6 +164,12 @@ class Problem(ABC):
         (pinn.training.refine). None: the problem has no such estimate."""
         return None
 
+    def settle_scales(self, model: nn.Module, loss_terms: Callable[[], Mapping[str, Any]]) -> dict[str, float] | None:
+        """The standard error of each inferred observable (by its name in `observables`), given the
+        loss terms of the last stage: a phase that could end early goes on while one of them still
+        moves by more than SETTLED_STD of it (pinn.training.phase). None: the problem infers nothing."""
+        return None
+
     def start_stage(self, model: nn.Module, stage: str) -> None:
         """Called when a training phase of this stage begins afresh (not on resuming inside it)."""
 

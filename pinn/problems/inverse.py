@@ -268,13 +268,15 @@ class InverseProblem:
         scale = self.data_weight / math.sqrt(self.data.x.size)
         return {term: rows * scale for term, rows in self.misfits(model, like).items()}
 
-    def uncertainty(self, model: nn.Module, loss_terms: Callable[[], Mapping[str, Any]]) -> Uncertainty:
+    def uncertainty(self, model: nn.Module, loss_terms: Callable[[], Mapping[str, Any]],
+                    check: bool = True) -> Uncertainty:
         """The covariance of the unknowns with the network profiled out (pinn.numerics.uncertainty):
         the non-data rows of `loss_terms()` as the constraints, the misfits as the data, and the
         forward problem's `eigenvalue(model)` (differentiable, in its reported unit) as the
         derived quantity. Each data row is taken at its value's noise: the one the file states,
         else the run's `noise`, else the median the file states for the others (the weights the
-        training used), else the level the misfit of the rows without a stated noise shows."""
+        training used), else the level the misfit of the rows without a stated noise shows. `check`:
+        with the profile check of the least determined unknown's interval (`_interval_check`)."""
         like = next(model.parameters())
         data_terms = {f.term_name for f in self.observed_fields()}
 
@@ -307,12 +309,12 @@ class InverseProblem:
         order = [names[c.rsplit(".", 1)[-1]] for c, m in zip(columns, mask.tolist()) if m]
         profiled = profile(J_e, J_d * weight[:, None], J_q, mask.to(J_e.device))
         from_file = tuple(f.name for f in self.observed_fields() if f.name in self.data.noise)
-        check = self._interval_check(model, equation_rows, lambda: data_rows() * weight, profiled,
-                                     mask.to(J_e.device), order)
+        interval = self._interval_check(model, equation_rows, lambda: data_rows() * weight, profiled,
+                                        mask.to(J_e.device), order) if check else None
         return Uncertainty(order, profiled.covariance.double().cpu().numpy(), float(profiled.derived_variances()[0]),
                            self.noise if self.noise > 0 else None, estimated, used, source, from_file,
                            noise_scale(torch.as_tensor(rows * weight.cpu().numpy()), len(names)), int(J_d.shape[0]),
-                           check)
+                           interval)
 
     def _interval_check(self, model: nn.Module, equation_rows: Callable[[], torch.Tensor],
                         weighted_rows: Callable[[], torch.Tensor], profiled: Profiled, mask: torch.Tensor,
@@ -328,6 +330,17 @@ class InverseProblem:
         k = max(candidates, key=lambda j: float(variances[j]))
         return {"unknown": order[k], **interval_check(model, weighted_rows, equation_rows, profiled.covariance, mask,
                                                       k, Z95)}
+
+    def settle_scales(self, model: nn.Module, loss_terms: Callable[[], Mapping[str, Any]]) -> dict[str, float]:
+        """Each reported unknown's standard error by its logged label, in its reported unit (the
+        covariance of `uncertainty`, without the profile check)."""
+        uncertainty = self.uncertainty(model, loss_terms, check=False)
+        return {u.label or u.name: abs(self.reported_value(model, u)) * uncertainty.log_std(u.name)
+                for u in self.unknown_parameters() if u.reported}
+
+    @staticmethod
+    def reported_value(model: nn.Module, unknown: Unknown) -> float:
+        return float(unknown_value(model, unknown.name).detach()) * unknown.report_scale
 
     def unknown_observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The unknowns to log every step, under their labels, in the reported units."""
@@ -347,7 +360,7 @@ class InverseProblem:
             block[name].update(std=std, interval=[value - Z95 * std, value + Z95 * std])
         for u in self.unknown_parameters():
             if u.reported:
-                found = float(unknown_value(model, u.name).detach()) * u.report_scale
+                found = self.reported_value(model, u)
                 block[u.name] = _inferred(found, None if u.true is None else u.true * u.report_scale, u.unit)
                 if uncertainty is not None:
                     log_std = uncertainty.log_std(u.name)

@@ -54,7 +54,7 @@ class Point:
     model: nn.Module
     seed: int
     collocation: Callable[[torch.Generator | None, int | None], Any]   # (generator, n) -> batch
-    accurate_enough: Callable[[], bool] | None = None
+    accurate_enough: Callable[[Mapping[str, float]], bool] | None = None
     generator: torch.Generator = field(init=False)
     rows: list[dict[str, Any]] = field(default_factory=list)
     phase_steps: dict[str, int] = field(default_factory=dict)
@@ -275,7 +275,8 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
                 best[b], since_best[b] = value, 0
             else:
                 since_best[b] += 1
-            stalled, accurate = phase_end(phase, k, int(since_best[b]), done[b], last_stage, point.accurate_enough)
+            stalled, accurate = phase_end(phase, k, int(since_best[b]), done[b], last_stage, point.accurate_enough,
+                                          recent[b])
             final = stalled or accurate or k == phase.steps - 1
             if step % log_every == 0 or final or k == 0:
                 own = tree_map(lambda leaf: leaf[b], data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pinn.errors import ConfigError
 
@@ -13,6 +13,9 @@ from pinn.errors import ConfigError
 REQUIRED = frozenset({"stage", "optimizer", "steps"})
 # steps over which the last phase's observables must have settled (see `settling`)
 SETTLE_WINDOW = 10
+# an inferred value counts as settled when those steps moved it by at most this fraction of its
+# standard error
+SETTLED_STD = 0.5
 # steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
 EARLY_STOP_EVERY = 10
 
@@ -70,12 +73,15 @@ class Phase:
 
 
 def phase_end(phase: Phase, k: int, since_best: int, converged: bool, last_stage: bool,
-              accurate_enough: Callable[[], bool] | None) -> tuple[bool, bool]:
+              accurate_enough: Callable[[Mapping[str, float]], bool] | None,
+              recent: Sequence[Mapping[str, float]] = ()) -> tuple[bool, bool]:
     """(stalled, accurate) after step k (from 0) of `phase`: an L-BFGS or LM phase stalls after
     `patience` steps without a new best loss or once its optimizer has converged; an LM phase of
-    the schedule's last stage ends once `accurate_enough()` (asked every EARLY_STOP_EVERY steps)."""
+    the schedule's last stage ends once `accurate_enough(moves)` (asked every EARLY_STOP_EVERY
+    steps, with the observables' `window_moves` over the `recent` rows)."""
     stalled = phase.optimizer != "adam" and (since_best >= phase.patience or converged)
-    accurate = not stalled and accurate_enough is not None and estimate_due(phase, k, last_stage) and accurate_enough()
+    accurate = (not stalled and accurate_enough is not None and estimate_due(phase, k, last_stage)
+                and accurate_enough(window_moves(recent)))
     return stalled, bool(accurate)
 
 
@@ -88,5 +94,18 @@ def settling(phase: str, steps: int, stopped: bool, recent) -> dict[str, Any]:
     """How a phase that ran `steps` steps ended (TrainResult.final): whether it stopped by itself
     and, per observable, the largest change over the `recent` rows (its last SETTLE_WINDOW steps)."""
     last = dict(recent[-1]) if recent else {}
-    moves = {name: max(abs(row[name] - value) for row in recent) for name, value in last.items()}
-    return {"phase": phase, "steps": steps, "stopped": stopped, "window": len(recent), "moves": moves, "last": last}
+    return {"phase": phase, "steps": steps, "stopped": stopped, "window": len(recent), "moves": window_moves(recent),
+            "last": last}
+
+
+def window_moves(recent: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Per observable, the largest distance of its value in the `recent` rows from its last value."""
+    last = recent[-1] if recent else {}
+    return {name: max(abs(row[name] - value) for row in recent) for name, value in last.items()}
+
+
+def unsettled(moves: Mapping[str, float], scales: Mapping[str, float]) -> list[str]:
+    """The observables whose move exceeds SETTLED_STD of their scale (a standard error; a scale
+    that is not a finite positive number judges nothing)."""
+    return [name for name, scale in scales.items() if math.isfinite(scale) and scale > 0
+            and name in moves and not moves[name] <= SETTLED_STD * scale]

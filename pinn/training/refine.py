@@ -6,7 +6,8 @@ computed from the trained model alone, never from the reference). Each round rep
 the schedule (the last by default) with `growth` times the collocation nodes of the round before, until the estimate is
 within the tolerance, `rounds` rounds have run, or the training time reaches `max_seconds`. The
 same estimate may end a Levenberg-Marquardt phase before its step count, once it is well within the
-tolerance, or within it and no longer improving (`well_within`).
+tolerance, or within it and no longer improving, and the inferred unknowns of an inverse problem
+have settled (`well_within`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from pinn.errors import ConfigError
-from pinn.training.phase import Phase
+from pinn.training.phase import Phase, unsettled
 from pinn.training.trainer import TrainResult
 
 log = logging.getLogger("pinn")
@@ -77,10 +78,15 @@ class Refinement:
                  history: Sequence[Mapping[str, Any]] = (),
                  misplaced: Callable[[], list[int]] | None = None,
                  restart: Callable[[list[int]], list[dict[str, Any]]] | None = None,
-                 part_estimates: Callable[[], list[str] | None] | None = None):
+                 part_estimates: Callable[[], list[str] | None] | None = None,
+                 settle_scales: Callable[[], Mapping[str, float] | None] | None = None):
         """`misplaced()` names the states an independent count shows on a wrong level; once per
         run, `restart(states)` refits them (pinn.training.restart) and the last phase runs again.
-        `part_estimates()` names the estimate that judges each part of the problem (`Problem.parts`)."""
+        `part_estimates()` names the estimate that judges each part of the problem (`Problem.parts`).
+        `settle_scales()` gives the standard error of each inferred observable (`Problem.settle_scales`):
+        a phase does not end early while one of them is still moving by more than SETTLED_STD of it."""
+        self.settle_scales = settle_scales
+        self.scales: Mapping[str, float] | None = None  # settle_scales() of the phase in progress, once asked
         self.part_estimates = part_estimates
         self.parts_within: frozenset[int] = frozenset()
         self.settings = settings
@@ -92,11 +98,12 @@ class Refinement:
         self.misplaced, self.restart = misplaced, restart
         self.trail: list[dict[str, float]] = []  # the estimates at the checks of the phase in progress
 
-    def well_within(self) -> bool:
+    def well_within(self, moves: Mapping[str, float] | None = None) -> bool:
         """Whether the estimate is already within EARLY_STOP_FRACTION of the tolerance, or within
-        the tolerance and stalled (the trainer's `accurate_enough`: the phase in progress may end).
-        The parts whose own estimates are within the fraction (`part_estimates`) are kept in
-        `parts_within` until the next call."""
+        the tolerance and stalled, and no inferred observable is still moving (`moves`: each
+        observable's largest change over the last steps, pinn.training.phase.window_moves): the
+        trainer's `accurate_enough`, the phase in progress may end. The parts whose own estimates
+        are within the fraction (`part_estimates`) are kept in `parts_within` until the next call."""
         estimates = self.estimate()
         limit = EARLY_STOP_FRACTION * self.tolerance
         names = self.part_estimates() if self.part_estimates is not None and estimates else None
@@ -105,7 +112,17 @@ class Refinement:
             return False
         self.trail.append({name: float(e) for name, e in estimates.items()})
         worst = max(self.trail[-1].values())
-        return worst <= limit or (worst <= self.tolerance and self.stalled())
+        if not (worst <= limit or (worst <= self.tolerance and self.stalled())):
+            return False
+        if self.settle_scales is None:
+            return True
+        if self.scales is None:  # asked once a phase: a standard error changes little once the estimate is met
+            self.scales = self.settle_scales() or {}
+        moving = unsettled(moves or {}, self.scales)
+        if moving:
+            log.debug("estimate %.1e within the tolerance, but %s still moving: the phase goes on", worst,
+                      ", ".join(moving))
+        return not moving
 
     def stalled(self) -> bool:
         """Whether the best of no estimate improved by more than STALL_GAIN in the last STALL_CHECKS checks."""
@@ -123,7 +140,7 @@ class Refinement:
         return sum(1 for row in self.log if row["action"] == "refine")
 
     def __call__(self, result: TrainResult) -> Phase | None:
-        self.trail = []
+        self.trail, self.scales = [], None
         estimates = self.estimate()
         if not estimates:
             return None

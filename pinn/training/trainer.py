@@ -57,14 +57,15 @@ class Trainer:
                  checkpoint_path: Path | None = None, progress: str = "auto",
                  checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = "",
                  extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None,
-                 accurate_enough: Callable[[], bool] | None = None,
+                 accurate_enough: Callable[[Mapping[str, float]], bool] | None = None,
                  settled_parts: Callable[[], Collection[int]] | None = None, thread_trial: ThreadTrial | None = None):
         """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
         appended to the message of an interrupted run (the command that continues it).
         `extend(result)`, asked when every phase has run, returns one more phase to run or None
         (pinn.training.refine); its `log`, if it has one, is checkpointed. After `max_seconds` of
-        training the phase in progress ends and nothing more runs. `accurate_enough()` (an
-        a-posteriori estimate within the tolerance), asked every EARLY_STOP_EVERY steps of a
+        training the phase in progress ends and nothing more runs. `accurate_enough(moves)` (an
+        a-posteriori estimate within the tolerance, and the observables' largest changes over the
+        last SETTLE_WINDOW steps small enough), asked every EARLY_STOP_EVERY steps of a
         Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so;
         when it does not, the parts (`parts`) that `settled_parts()` names stop stepping.
         `thread_trial` is told how long each step took until it has chosen a thread count; every
@@ -313,7 +314,7 @@ class Trainer:
                 bar.update(1)
             last_stage = phase.stage == self.phases[-1].stage
             stalled, accurate = phase_end(phase, k, since_best, getattr(opt, "converged", False), last_stage,
-                                          self.accurate_enough)
+                                          self.accurate_enough, recent)
             if not (stalled or accurate) and self.settled_parts is not None and self.accurate_enough is not None \
                     and isinstance(opt, LevenbergMarquardt) and estimate_due(phase, k, last_stage):
                 opt.settle(self.settled_parts())
