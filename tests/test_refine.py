@@ -172,7 +172,7 @@ def test_a_phase_does_not_end_while_an_inferred_value_still_moves():
     in the first steps, then, refitted to fresh noisy data every step, moves by about 0.1 over ten.
     Judged against a standard error of 10 it has settled at the first check; against 1 only at
     the second (the first window holds the approach); against 1e-6 never, and the phase runs all
-    its steps. The standard error is asked once in a phase."""
+    its steps. The standard error is asked at the first check and again before the phase ends."""
     from pinn.training.phase import EARLY_STOP_EVERY
 
     asked = []
@@ -183,7 +183,7 @@ def test_a_phase_does_not_end_while_an_inferred_value_still_moves():
     assert run_checked([1e-9], settle_scales=scales(10.0)) == EARLY_STOP_EVERY
     assert run_checked([1e-9], settle_scales=scales(1.0)) == 2 * EARLY_STOP_EVERY
     assert run_checked([1e-9], settle_scales=scales(1e-6)) == 100
-    assert asked == [10.0, 1.0, 1e-6]
+    assert asked == [10.0, 1.0, 1.0, 1e-6]
 
 
 def test_a_state_that_skipped_a_level_is_restarted_once_then_the_last_phase_runs_again():

@@ -86,7 +86,7 @@ class Refinement:
         `settle_scales()` gives the standard error of each inferred observable (`Problem.settle_scales`):
         a phase does not end early while one of them is still moving by more than SETTLED_STD of it."""
         self.settle_scales = settle_scales
-        self.scales: Mapping[str, float] | None = None  # settle_scales() of the phase in progress, once asked
+        self.scales: Mapping[str, float] | None = None  # settle_scales() last asked in the phase in progress
         self.part_estimates = part_estimates
         self.parts_within: frozenset[int] = frozenset()
         self.settings = settings
@@ -116,7 +116,9 @@ class Refinement:
             return False
         if self.settle_scales is None:
             return True
-        if self.scales is None:  # asked once a phase: a standard error changes little once the estimate is met
+        if self.scales is None or not unsettled(moves or {}, self.scales):
+            # the phase's last standard errors say "still moving" well enough; an end needs today's
+            # (with noise-free data they shrink with the misfit as training goes on)
             self.scales = self.settle_scales() or {}
         moving = unsettled(moves or {}, self.scales)
         if moving:
