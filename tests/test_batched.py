@@ -107,7 +107,7 @@ def test_an_interrupted_batch_keeps_each_points_weights_to_resume_from(tmp_path,
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(batched, "_lbfgs_point_by_point", stopped)
+    monkeypatch.setattr(batched.BatchedLBFGS, "step", stopped)
     outcomes = train_together(points, phases, settings.collocation_points, settings.log_every)
     assert [o.interrupted for o in outcomes] == [True, True]
     assert all(o.start["phase_index"] == 0 and o.rows[-1]["phase"] == phases[0].name for o in outcomes)
@@ -127,10 +127,53 @@ def test_ctrl_c_in_a_batched_sweep_stops_it_with_every_trained_job_kept(tmp_path
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(batched, "_lbfgs_point_by_point", stopped)
+    monkeypatch.setattr(batched.BatchedLBFGS, "step", stopped)
     sweep_dir = tmp_path / "sweep"
     code, _, err = run_cli(["-m", "problem=finite_well", "problem.V0=5,20", *FAST, "trainer.phases.warmup.steps=20",
                             "hydra/launcher=batched", f"hydra.sweep.dir={sweep_dir}"], tmp_path / "unused")
     assert code == 130 and err.strip().splitlines()[-1].startswith("error: interrupted"), err
     for job in ("0", "1"):
         assert (sweep_dir / job / "checkpoint.pt").is_file() and (sweep_dir / job / "history.csv").is_file()
+
+
+class Quadratics:
+    """A stand-in batch for the L-BFGS alone: point b's loss 0.5 (x - c_b)^T A_b (x - c_b), A_b
+    diagonal with entries over four decades, and for the last point the Rosenbrock function."""
+
+    def __init__(self, centres, scales):
+        self.size, self.names = len(centres), ["x"]
+        self.params = {"x": torch.zeros(len(centres), centres.shape[1], dtype=torch.float64, requires_grad=True)}
+        self.buffers = {"c": centres, "a": scales}
+
+    def losses(self, params, data, stage, buffers):
+        x, c, a = params["x"], buffers["c"], buffers["a"]
+        quadratic = 0.5 * (a * (x - c) ** 2).sum(1)
+        rosenbrock = 100 * (x[:, 1] - x[:, 0] ** 2) ** 2 + (1 - x[:, 0]) ** 2 + (x[:, 2:] ** 2).sum(1)
+        return torch.where(data["rosenbrock"], rosenbrock, quadratic)
+
+
+def test_batched_lbfgs_finds_each_points_own_minimum():
+    """Three quadratics with different centres and curvatures, and Rosenbrock's valley from (0, 0):
+    each point ends at its own minimum (the centre; (1, 1, 0, ...)), to 1e-6, and a point whose
+    line search cannot decrease its loss any more is done and stays where it is."""
+    from pinn.training.batched_lbfgs import BatchedLBFGS
+
+    generator = torch.Generator().manual_seed(0)
+    n = 6
+    centres = torch.randn(4, n, generator=generator, dtype=torch.float64)
+    scales = 10.0 ** torch.linspace(-2, 2, n, dtype=torch.float64).repeat(4, 1)
+    batch = Quadratics(centres, scales)
+    data = {"rosenbrock": torch.tensor([False, False, False, True])}
+    lbfgs = BatchedLBFGS(batch, "stage", lr=1.0, history_size=10)
+    for _ in range(200):
+        losses = lbfgs.step(data)
+        if bool(lbfgs.done.all()):
+            break
+    x = batch.params["x"].detach()
+    minimum = torch.cat([torch.ones(2), torch.zeros(n - 2)]).to(torch.float64)
+    assert torch.allclose(x[:3], centres[:3], atol=1e-6), (x[:3] - centres[:3]).abs().max()
+    assert torch.allclose(x[3], minimum, atol=1e-6), x[3]
+    assert bool(lbfgs.done.all())
+    before = x.clone()
+    losses = lbfgs.step(data)
+    assert torch.equal(batch.params["x"].detach(), before) and bool(torch.isinf(losses).all())

@@ -10,7 +10,8 @@ optimizer state: the loss of the batch is the sum of the points' losses, and not
 * Levenberg-Marquardt keeps a damping, an accept/reject decision and a stopping state per point;
   the Jacobians of all points are formed in one vectorized call (node by node where the problem
   gives Pointwise blocks) and the damped systems solved as one batch.
-* L-BFGS (its line search is per problem) runs point after point on each point's own model.
+* L-BFGS keeps a curvature history, a line search and an end per point, and evaluates the points'
+  losses and gradients together (pinn.training.batched_lbfgs).
 
 Points are batched only when the batch reproduces every point's own loss terms at the start
 (`Batch.check`): a problem whose loss reads a parameter as a Python number instead of a tensor
@@ -38,6 +39,7 @@ from pinn.errors import DivergenceError, Interrupted
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.problems.base import evaluated
 from pinn.training.checkpoints import capture_rng
+from pinn.training.batched_lbfgs import BatchedLBFGS
 from pinn.training.batched_lm import BatchedLevenbergMarquardt
 from pinn.training.phase import Phase
 from pinn.training.phase import SETTLE_WINDOW, phase_end, settling
@@ -85,15 +87,23 @@ class Batch:
     def size(self) -> int:
         return len(self.points)
 
-    def terms(self, params: Mapping[str, torch.Tensor], batch: Any, stage: str) -> dict[str, torch.Tensor]:
-        """Every point's loss terms (evaluated), each with the points along axis 0."""
+    def terms(self, params: Mapping[str, torch.Tensor], batch: Any, stage: str,
+              buffers: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Every point's loss terms (evaluated), each with the points along axis 0 (`buffers`: the
+        points' buffers, when `params` and `batch` hold only some of the points)."""
 
         def one(p, b, data):
             def compute():
                 return evaluated(self.problem.loss_terms(self.wrapper.model, data, stage))
             return functional_call(self.wrapper, {**p, **b}, (), {"residual_fn": compute})
 
-        return vmap(one)(params, self.buffers, batch)
+        return vmap(one)(params, self.buffers if buffers is None else buffers, batch)
+
+    def losses(self, params: Mapping[str, torch.Tensor], batch: Any, stage: str,
+               buffers: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Every point's loss: a scalar term as it is, a vector term by its sum of squares."""
+        return sum(v if v.ndim == 1 else (v * v).flatten(1).sum(1)
+                   for v in self.terms(params, batch, stage, buffers).values())
 
     def stacked_batch(self, draws: Sequence[Any]) -> Any:
         return tree_map(lambda *leaves: torch.stack(leaves), *draws)
@@ -132,18 +142,12 @@ class Batch:
                     own[name.removeprefix("model.")].copy_(self.params[name][k])
 
     def load(self) -> None:
-        """Stack the points' own models again (after a phase that ran point by point, or a stage
-        start that changed a model)."""
+        """Stack the points' own models again (after a stage start that changed a model)."""
         params, buffers = stack_module_state([ResidualModule(p.model) for p in self.points])
         with torch.no_grad():
             for name in self.names:
                 self.params[name].copy_(params[name])
         self.buffers = {**buffers, **{n: v.detach() for n, v in params.items() if n not in self.names}}
-
-
-def _totals(terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Each point's loss: a scalar term as it is, a vector term by its sum of squares."""
-    return sum(v if v.ndim == 1 else (v * v).flatten(1).sum(1) for v in terms.values())
 
 
 @dataclass
@@ -165,7 +169,7 @@ def train_together(points: Sequence[Point], phases: Sequence[Phase], default_poi
     hands each point over at the weights it reached (`Outcome.interrupted`)."""
     batch = Batch(points)
     begin = time.perf_counter()
-    finished, interrupted, stacked = len(phases) - 1, False, True
+    finished, interrupted = len(phases) - 1, False
     for index, phase in enumerate(phases):
         if phase.steps == 0:
             continue
@@ -176,16 +180,11 @@ def train_together(points: Sequence[Point], phases: Sequence[Phase], default_poi
             for point in alive:
                 point.problem.start_stage(point.model, phase.stage)
             batch.load()
-            if phase.optimizer == "lbfgs":
-                _lbfgs_point_by_point(batch, phase, default_points, begin, log_every)
-            else:
-                _run_batched(batch, phase, default_points, begin, log_every, phase.stage == phases[-1].stage)
+            _run_batched(batch, phase, default_points, begin, log_every, phase.stage == phases[-1].stage)
         except (KeyboardInterrupt, Interrupted):
             finished, interrupted = index - 1, True
-            stacked = phase.optimizer != "lbfgs"  # L-BFGS trains the points' own models, which hold its progress
             break
-    if not interrupted or stacked:
-        batch.store()
+    batch.store()
     seconds = time.perf_counter() - begin
     together = {"points": batch.size, "seconds": seconds}
     outcomes = []
@@ -216,21 +215,25 @@ def _row(step: int, phase: Phase, point: Point, data: Any, loss: float, begin: f
 
 def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, log_every: int,
                  last_stage: bool) -> None:
-    """An Adam or Levenberg-Marquardt phase on all points together, each point until it ends
-    (`last_stage`: the phase belongs to the schedule's last stage, where the estimate may end it)."""
+    """A phase on all points together, each point until it ends (`last_stage`: the phase belongs
+    to the schedule's last stage, where the estimate may end it)."""
     points = batch.points
     n_points = phase.collocation_points or default_points
     fixed = batch.draw(n_points, fresh=False)
-    resample = phase.resample
+    resample = phase.resample and phase.optimizer != "lbfgs"  # as the single trainer: L-BFGS on fixed nodes
     adam = phase.optimizer == "adam"
     if adam:
         opt = torch.optim.Adam(list(batch.params.values()), lr=phase.lr, foreach=True)
         gamma = (phase.lr_final / phase.lr) ** (1.0 / phase.steps) if phase.lr_final else 1.0
         schedule = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
+    elif phase.optimizer == "lbfgs":
+        stepper = BatchedLBFGS(batch, phase.stage, phase.lr, phase.history_size)
     else:
-        lm = BatchedLevenbergMarquardt(batch, phase.stage, phase.damping, phase.geodesic, phase.scale_floor)
+        stepper = BatchedLevenbergMarquardt(batch, phase.stage, phase.damping, phase.geodesic, phase.scale_floor)
     B = batch.size
     active = torch.tensor([p.failed is None for p in points])
+    if not adam:
+        stepper.done |= ~active.to(stepper.done.device)  # the points that failed in an earlier phase
     best = torch.full((B,), math.inf, dtype=torch.float64)
     since_best = torch.zeros(B, dtype=torch.long)
     recent = [collections.deque(maxlen=SETTLE_WINDOW) for _ in points]
@@ -241,7 +244,7 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
         data = batch.draw(n_points, fresh=True) if resample else fixed
         if adam:
             opt.zero_grad(set_to_none=True)
-            totals = _totals(batch.terms(batch.params, data, phase.stage))
+            totals = batch.losses(batch.params, data, phase.stage)
             finite = torch.isfinite(totals.detach())
             counted = finite & active
             if bool(counted.any()):
@@ -250,13 +253,13 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
             schedule.step()
             losses = totals.detach()
         else:
-            losses = lm.step(data)
+            losses = stepper.step(data)
         batch.store()
         finite = torch.isfinite(losses.detach())
         for value in batch.params.values():
             finite &= torch.isfinite(value.detach()).flatten(1).all(1)
         losses, finite = losses.detach().cpu().tolist(), finite.cpu().tolist()  # to the host once per step
-        done = lm.done.cpu().tolist() if not adam else [False] * B
+        done = stepper.done.cpu().tolist() if not adam else [False] * B
         for b, point in enumerate(points):
             if not bool(active[b]):
                 continue
@@ -266,7 +269,7 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
                                                f"the loss is {losses[b]} (trained in a batch; the other points go on)")
                 active[b] = False
                 if not adam:
-                    lm.done[b] = True
+                    stepper.done[b] = True
                 continue
             ran[b] = k + 1
             recent[b].append({n: float(v) for n, v in point.problem.observables(point.model).items()})
@@ -281,13 +284,13 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
             if step % log_every == 0 or final or k == 0:
                 own = tree_map(lambda leaf: leaf[b], data)
                 point.rows.append(_row(step, phase, point, own, value, begin,
-                                       schedule.get_last_lr()[0] if adam else float(lm.damping[b])))
+                                       schedule.get_last_lr()[0] if adam else _rate(stepper, b)))
             if stalled or accurate:
                 point.final = settling(phase.name, k + 1, True, recent[b])
                 point.phase_steps[phase.name] = k + 1
                 active[b] = False
                 if not adam:
-                    lm.done[b] = True
+                    stepper.done[b] = True
     for b, point in enumerate(points):
         if point.failed is None:
             if phase.name not in point.phase_steps:
@@ -296,27 +299,6 @@ def _run_batched(batch: Batch, phase: Phase, default_points: int, begin: float, 
             point.steps += point.phase_steps[phase.name]
 
 
-def _lbfgs_point_by_point(batch: Batch, phase: Phase, default_points: int, begin: float, log_every: int) -> None:
-    """An L-BFGS phase on each point's own model, with the single trainer's optimizer."""
-    from pinn.training.trainer import Trainer
-
-    for point in batch.points:
-        if point.failed is not None:
-            continue
-        rows: list[dict[str, Any]] = []
-        trainer = Trainer([phase], log_every=log_every, progress="none")
-        try:
-            result = trainer.fit(point.model, lambda stage, data, part=None, p=point: (
-                p.problem.loss_terms(p.model, data, stage) if part is None else p.problem.loss_terms(p.model, data, stage, part=part)),
-                lambda generator, n=None, p=point: p.collocation(generator, n or phase.collocation_points or default_points),
-                lambda p=point: p.problem.observables(p.model), on_row=rows.append, seed=point.seed,
-                parts=lambda p=point: p.problem.parts(p.model))
-        except DivergenceError as exc:
-            point.failed = exc
-            continue
-        for row in rows:
-            point.rows.append({**row, "step": point.steps + row["step"], "time": time.perf_counter() - begin})
-        point.phase_steps[phase.name] = result.phase_steps.get(phase.name, 0)
-        point.steps += point.phase_steps[phase.name]
-        point.final = result.final
-    batch.load()
+def _rate(stepper: BatchedLBFGS | BatchedLevenbergMarquardt, b: int) -> float:
+    """The `lr` column of point b's history row: L-BFGS's step size, Levenberg-Marquardt's damping."""
+    return stepper.lr if isinstance(stepper, BatchedLBFGS) else float(stepper.damping[b])
