@@ -145,6 +145,16 @@ class Quadratics:
         self.params = {"x": torch.zeros(len(centres), centres.shape[1], dtype=torch.float64, requires_grad=True)}
         self.buffers = {"c": centres, "a": scales}
 
+    def flat(self):
+        return self.params["x"].detach()
+
+    def unflat(self, theta):
+        return {"x": theta}
+
+    def assign(self, theta):
+        with torch.no_grad():
+            self.params["x"].copy_(theta)
+
     def losses(self, params, data, stage, buffers):
         x, c, a = params["x"], buffers["c"], buffers["a"]
         quadratic = 0.5 * (a * (x - c) ** 2).sum(1)

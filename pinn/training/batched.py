@@ -87,6 +87,25 @@ class Batch:
     def size(self) -> int:
         return len(self.points)
 
+    def flat(self) -> torch.Tensor:
+        """The points' parameters as rows (points x entries, in the order of `names`)."""
+        return torch.cat([self.params[n].detach().flatten(1) for n in self.names], dim=1)
+
+    def unflat(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Rows of `flat` (or one point's row) -> the parameters they hold, as views of `theta`."""
+        out, i, lead = {}, 0, theta.shape[:-1]
+        for name in self.names:
+            shape = self.params[name].shape[1:]
+            out[name] = theta[..., i:i + shape.numel()].reshape(*lead, *shape)
+            i += shape.numel()
+        return out
+
+    def assign(self, theta: torch.Tensor) -> None:
+        """Set the stacked parameters to the rows of `theta`."""
+        with torch.no_grad():
+            for name, value in self.unflat(theta).items():
+                self.params[name].copy_(value)
+
     def terms(self, params: Mapping[str, torch.Tensor], batch: Any, stage: str,
               buffers: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Every point's loss terms (evaluated), each with the points along axis 0 (`buffers`: the

@@ -37,9 +37,7 @@ class BatchedLBFGS:
         self.batch, self.stage, self.lr, self.max_tries = batch, stage, float(lr), max_tries
         B = batch.size
         like = batch.params[batch.names[0]]
-        self.sizes = [batch.params[n][0].numel() for n in batch.names]
-        self.shapes = [batch.params[n].shape[1:] for n in batch.names]
-        n = sum(self.sizes)
+        n = sum(batch.params[name][0].numel() for name in batch.names)
         m = int(history_size)
         self.S = like.new_zeros(B, m, n)
         self.Y = like.new_zeros(B, m, n)
@@ -51,23 +49,10 @@ class BatchedLBFGS:
         self.loss: torch.Tensor | None = None
         self.grad: torch.Tensor | None = None
 
-    def _flat(self) -> torch.Tensor:
-        return torch.cat([self.batch.params[n].detach().flatten(1) for n in self.batch.names], dim=1)
-
-    def _assign(self, theta: torch.Tensor) -> None:
-        with torch.no_grad():
-            i = 0
-            for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
-                self.batch.params[name].copy_(theta[:, i:i + size].reshape(-1, *shape))
-                i += size
-
     def loss_and_grad(self, theta: torch.Tensor, idx: torch.Tensor, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Each selected point's loss and its gradient at `theta` (rows of the points `idx`)."""
         x = theta.detach().clone().requires_grad_(True)
-        params, i = {}, 0
-        for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
-            params[name] = x[:, i:i + size].reshape(-1, *shape)
-            i += size
+        params = self.batch.unflat(x)
         take = lambda tree: tree_map(lambda leaf: leaf[idx], tree)  # noqa: E731
         totals = self.batch.losses(params, take(data), self.stage, take(self.batch.buffers))
         finite = torch.isfinite(totals.detach())
@@ -102,7 +87,7 @@ class BatchedLBFGS:
         losses = torch.full_like(self.gamma, math.inf)
         if idx.numel() == 0:
             return losses
-        theta_all = self._flat()
+        theta_all = self.batch.flat()
         if self.loss is None:
             self.loss, self.grad = torch.full_like(losses, math.inf), torch.zeros_like(theta_all)
             self.loss[idx], self.grad[idx] = self.loss_and_grad(theta_all[idx], idx, data)
@@ -146,5 +131,5 @@ class BatchedLBFGS:
         self.loss[idx], self.grad[idx] = f_new, g_new
         self.done[idx] = ~accepted
         losses[idx] = f_new
-        self._assign(theta_all)
+        self.batch.assign(theta_all)
         return losses

@@ -28,20 +28,7 @@ class BatchedLevenbergMarquardt:
         like = batch.params[batch.names[0]]
         self.damping = torch.full((B,), float(damping), dtype=like.dtype, device=like.device)
         self.done = torch.zeros(B, dtype=torch.bool, device=like.device)
-        self.sizes = [batch.params[n][0].numel() for n in batch.names]
-        self.shapes = [batch.params[n].shape[1:] for n in batch.names]
         self.single = LevenbergMarquardt(batch.wrapper, lambda: None, check_pointwise=False)  # checked by pinn.batching
-
-    def _flat(self) -> torch.Tensor:
-        return torch.cat([self.batch.params[n].detach().flatten(1) for n in self.batch.names], dim=1)
-
-    def _unflat(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One point's flat parameters -> its parameter dict."""
-        out, i = {}, 0
-        for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
-            out[name] = theta[i:i + size].view(shape)
-            i += size
-        return out
 
     def _blocks(self, data: Any) -> Callable[[], list]:
         return lambda: list(self.batch.problem.loss_terms(self.batch.wrapper.model, data, self.stage).values())
@@ -51,7 +38,7 @@ class BatchedLevenbergMarquardt:
 
         def one(x, b, d):
             lm.residual_fn = self._blocks(d)
-            return lm._residual_at({**self._unflat(x), **b})
+            return lm._residual_at({**self.batch.unflat(x), **b})
 
         return vmap(one)(theta, buffers, data)
 
@@ -60,7 +47,7 @@ class BatchedLevenbergMarquardt:
 
         def one(x, buffers, d):
             lm.residual_fn = self._blocks(d)
-            at = lambda v: {**self._unflat(v), **buffers}  # noqa: E731
+            at = lambda v: {**self.batch.unflat(v), **buffers}  # noqa: E731
             now, later = lm._split_at(at(x), None, raw=True)  # blocks whose closures read this point's parameters
             immediate, deferred = lm._split_at(at(x))          # only inside functional_call
             J = lm._jacobian(at, x, None, now, [v.numel() for v in deferred], by_block=True)
@@ -76,14 +63,14 @@ class BatchedLevenbergMarquardt:
         if idx.numel() == 0:
             return losses
         take = lambda tree: tree_map(lambda leaf: leaf[idx], tree)  # noqa: E731
-        theta_all = self._flat()
+        theta_all = self.batch.flat()
         new_loss, theta, damping, stuck = self._step(theta_all[idx], take(self.batch.buffers), take(data),
                                                      self.damping[idx])
         theta_all[idx] = theta
         self.damping[idx] = damping
         self.done[idx] = stuck
         losses[idx] = new_loss
-        self._assign(theta_all)
+        self.batch.assign(theta_all)
         return losses
 
     def _step(self, theta: torch.Tensor, buffers: Any, data: Any, damping: torch.Tensor):
@@ -130,13 +117,6 @@ class BatchedLevenbergMarquardt:
             nu[sel] = torch.where(accept, nu[sel], nu[sel] * 2)
             pending[sel] = ~accept
         return new_loss, theta, damping, pending | ~torch.isfinite(loss)
-
-    def _assign(self, theta: torch.Tensor) -> None:
-        with torch.no_grad():
-            i = 0
-            for name, size, shape in zip(self.batch.names, self.sizes, self.shapes):
-                self.batch.params[name].copy_(theta[:, i:i + size].reshape(-1, *shape))
-                i += size
 
 
 def _solvers(J: torch.Tensor, diag: torch.Tensor, damping: torch.Tensor):
