@@ -295,3 +295,38 @@ def test_a_settled_part_stops_stepping_while_the_others_go_on():
     unsettled = train(3 * EARLY_STOP_EVERY, set())
     assert abs(unsettled.first.k.item() - 0.2) < abs(settled_then.first.k.item() - 0.2)
     assert torch.equal(unsettled.second.k, went_on.second.k)
+
+
+def test_recalled_evaluations_leave_lbfgs_bitwise_unchanged():
+    """torch's L-BFGS stepped once per call (max_iter=1, strong Wolfe) on Rosenbrock's function:
+    through `Recalling` every step after the first starts from the remembered end of the previous
+    line search (and a search that comes back to a point it tried takes it from memory too), and
+    the iterates are bitwise those of the plain closure."""
+    from pinn.training.recall import Recalling
+
+    STEPS = 100
+
+    def minimize(recall: bool):
+        x = nn.Parameter(torch.tensor([-1.2, 1.0, 0.5], dtype=torch.float64))
+        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, max_eval=25, history_size=10, tolerance_grad=0.0,
+                                tolerance_change=0.0, line_search_fn="strong_wolfe")
+        evaluations = []
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            loss = 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2 + 10 * (x[2] - x[1]) ** 2
+            loss.backward()
+            evaluations.append(float(loss))
+            return loss
+
+        terms = {}
+        step = Recalling(closure, [x], lambda: dict(terms), terms.update) if recall else closure
+        for _ in range(STEPS):
+            opt.step(step)
+        return x.detach().clone(), len(evaluations), step
+
+    plain, plain_evaluations, _ = minimize(False)
+    recalled, evaluations, recalling = minimize(True)
+    assert torch.equal(plain, recalled)
+    assert recalling.recalled >= STEPS - 1 and evaluations == plain_evaluations - recalling.recalled
+    assert torch.allclose(recalled, torch.ones(3, dtype=torch.float64), atol=1e-6)

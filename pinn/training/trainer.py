@@ -27,6 +27,7 @@ from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred, evaluated
 from pinn.training.phase import SETTLE_WINDOW, Phase, estimate_due, phase_end, settling
+from pinn.training.recall import Recalling
 from pinn.training.threads import ThreadTrial
 from pinn.numerics.uncertainty import ResidualModule
 from pinn.training.optimizers import LevenbergMarquardt, PartwiseLBFGS
@@ -263,6 +264,13 @@ class Trainer:
             last_terms["loss"] = total.detach()
             return total
 
+        def restore_terms(terms: dict[str, torch.Tensor]) -> None:
+            last_terms.clear()
+            last_terms.update(terms)
+
+        # L-BFGS steps once per trainer step and starts each step where the last line search ended
+        recalling = Recalling(closure, params, lambda: dict(last_terms), restore_terms)
+
         def closure_of_part(stage: str, part: int) -> torch.Tensor:
             model.zero_grad(set_to_none=True)
             total = self._total(evaluated(loss_fn(stage, batch["current"], part)))
@@ -294,7 +302,7 @@ class Trainer:
                 last_terms["loss"] = torch.tensor(loss)
                 self._check_finite(step, phase, last_terms)
             elif phase.optimizer == "lbfgs":
-                opt.step(closure)
+                opt.step(recalling)
                 self._check_finite(step, phase, last_terms)
             else:
                 loss = opt.step()
