@@ -54,3 +54,12 @@ def test_a_setting_of_a_phase_the_trainer_lacks_names_the_phases_it_has():
     message = str(err.value)
     assert message.startswith("trainer.phases.fit is not one of this trainer's phases (warmup, ritz, solve)")
     assert "\n" not in message
+
+
+def test_a_required_setting_removed_from_a_phase_is_named():
+    """`~trainer.phases.solve.steps` leaves a phase of the trainer without its step count: the
+    message names the missing setting, not a phase the trainer lacks."""
+    with pytest.raises(ConfigError) as err:
+        validate(plain_config(compose_config(["~trainer.phases.solve.steps"])))
+    message = str(err.value)
+    assert message.startswith("trainer.phases.solve.steps is missing") and "\n" not in message
