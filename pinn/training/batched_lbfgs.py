@@ -44,6 +44,7 @@ class BatchedLBFGS:
         self.rho = like.new_zeros(B, m)
         self.stored = torch.zeros(B, m, dtype=torch.bool, device=like.device)
         self.head = 0                      # the slot the next pair goes to (common to all points)
+        self.filled = 0                    # slots written so far (at most m)
         self.gamma = like.new_ones(B)      # H0's scale per point
         self.done = torch.zeros(B, dtype=torch.bool, device=like.device)
         self.loss: torch.Tensor | None = None
@@ -68,13 +69,13 @@ class BatchedLBFGS:
         S, Y, rho, stored = self.S[idx], self.Y[idx], self.rho[idx], self.stored[idx]
         q = g.clone()
         alphas = []
-        for i in range(m):
+        for i in range(self.filled):
             slot = (self.head - 1 - i) % m
             a = torch.where(stored[:, slot], rho[:, slot] * (S[:, slot] * q).sum(1), torch.zeros_like(rho[:, slot]))
             q -= a.unsqueeze(1) * Y[:, slot]
             alphas.append(a)
         r = q * self.gamma[idx].unsqueeze(1)
-        for i in reversed(range(m)):
+        for i in reversed(range(self.filled)):
             slot = (self.head - 1 - i) % m
             b = torch.where(stored[:, slot], rho[:, slot] * (Y[:, slot] * r).sum(1), torch.zeros_like(rho[:, slot]))
             r += (alphas[i] - b).unsqueeze(1) * S[:, slot]
@@ -127,6 +128,7 @@ class BatchedLBFGS:
         self.stored[idx, slot] = keep
         self.gamma[idx] = torch.where(keep, sy / (y * y).sum(1).clamp_min(torch.finfo(y.dtype).tiny), self.gamma[idx])
         self.head = (self.head + 1) % self.S.shape[1]
+        self.filled = min(self.filled + 1, self.S.shape[1])
         theta_all[idx] = torch.where(accepted.unsqueeze(1), theta + s, theta)
         self.loss[idx], self.grad[idx] = f_new, g_new
         self.done[idx] = ~accepted
