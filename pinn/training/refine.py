@@ -117,8 +117,8 @@ class Refinement:
         if self.settle_scales is None:
             return True
         if self.scales is None or not unsettled(moves or {}, self.scales):
-            # the phase's last standard errors say "still moving" well enough; an end needs today's
-            # (with noise-free data they shrink with the misfit as training goes on)
+            # the phase's last standard errors say "still moving" well enough; an end needs fresh
+            # ones (with noise-free data they shrink with the misfit as training goes on)
             self.scales = self.settle_scales() or {}
         moving = unsettled(moves or {}, self.scales)
         if moving:
