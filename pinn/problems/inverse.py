@@ -335,17 +335,17 @@ class InverseProblem:
         """Each reported unknown's standard error by its logged label, in its reported unit (the
         covariance of `uncertainty`, without the profile check)."""
         uncertainty = self.uncertainty(model, loss_terms, check=False)
-        return {u.label or u.name: abs(self.reported_value(model, u)) * uncertainty.log_std(u.name)
+        return {u.label or u.name: abs(float(self.reported(model, u))) * uncertainty.log_std(u.name)
                 for u in self.unknown_parameters() if u.reported}
 
     @staticmethod
-    def reported_value(model: nn.Module, unknown: Unknown) -> float:
-        return float(unknown_value(model, unknown.name).detach()) * unknown.report_scale
+    def reported(model: nn.Module, unknown: Unknown) -> torch.Tensor:
+        """The unknown's value in its reported unit."""
+        return (unknown_value(model, unknown.name) * unknown.report_scale).detach()
 
     def unknown_observables(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The unknowns to log every step, under their labels, in the reported units."""
-        return {u.label or u.name: (unknown_value(model, u.name) * u.report_scale).detach()
-                for u in self.unknown_parameters() if u.reported}
+        return {u.label or u.name: self.reported(model, u) for u in self.unknown_parameters() if u.reported}
 
     def inferred(self, model: nn.Module, eigenvalue: tuple[str, float, float, str],
                  uncertainty: Uncertainty | None = None) -> dict[str, dict[str, Any]]:
@@ -360,7 +360,7 @@ class InverseProblem:
             block[name].update(std=std, interval=[value - Z95 * std, value + Z95 * std])
         for u in self.unknown_parameters():
             if u.reported:
-                found = self.reported_value(model, u)
+                found = float(self.reported(model, u))
                 block[u.name] = _inferred(found, None if u.true is None else u.true * u.report_scale, u.unit)
                 if uncertainty is not None:
                     log_std = uncertainty.log_std(u.name)

@@ -43,8 +43,10 @@ class Phase:
         unknown = sorted(set(cfg) - known)
         if unknown:
             raise ConfigError(f"trainer.phases.{name}.{unknown[0]} is not a phase setting; use {', '.join(sorted(known))}")
-        if not REQUIRED <= set(cfg):
-            raise ConfigError(f"trainer.phases.{name} needs stage, optimizer and steps")
+        missing = sorted(REQUIRED - set(cfg))
+        if missing:
+            raise ConfigError(f"trainer.phases.{name}.{missing[0]} is missing; every phase needs stage, optimizer "
+                              f"and steps (set trainer.phases.{name}.{missing[0]}=...)")
         phase = Phase(name=name, **dict(cfg))
         if phase.optimizer not in ("adam", "lbfgs", "lm"):
             raise ConfigError(f"trainer.phases.{name}.optimizer={phase.optimizer!r} must be adam, lbfgs or lm")

@@ -116,11 +116,13 @@ class Refinement:
             return False
         if self.settle_scales is None:
             return True
-        if self.scales is None or not unsettled(moves or {}, self.scales):
+        moves = moves or {}
+        moving = unsettled(moves, self.scales) if self.scales is not None else []
+        if not moving:
             # the phase's last standard errors say "still moving" well enough; an end needs fresh
             # ones (with noise-free data they shrink with the misfit as training goes on)
             self.scales = self.settle_scales() or {}
-        moving = unsettled(moves or {}, self.scales)
+            moving = unsettled(moves, self.scales)
         if moving:
             log.debug("estimate %.1e within the tolerance, but %s still moving: the phase goes on", worst,
                       ", ".join(moving))
