@@ -140,7 +140,7 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
                       resume_hint=f"; continue it with: python -m pinn resume={out}",
                       extend=refinement, max_seconds=settings.refine.max_seconds,
                       accurate_enough=refinement.well_within, settled_parts=lambda: refinement.parts_within,
-                      thread_trial=trial)
+                      thread_trial=trial, placed=lambda: problem.states_placed(model))
     batch = checkpoint.get("trained_in_batch") if checkpoint is not None else None
     if batch is not None:
         log.info("%s: trained in a batch of %d points for %d steps; its own run continues in %s", problem.name,
@@ -209,9 +209,11 @@ def _solve(problem, config: dict[str, Any], settings, phases, tolerance: tuple[f
 
 
 def schedule(problem, settings) -> list:
-    """The trainer's phases for this problem: each phase's steps plus its extra steps per state."""
+    """The trainer's phases for this problem: each phase's steps plus its extra steps per state (an
+    `until_placed` phase runs at least the steps without them)."""
     extra_states = getattr(problem, "n_states", 1) - 1
-    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states) for p in settings.phases]
+    phases = [dataclasses.replace(p, steps=p.steps + p.extra_steps_per_state * extra_states,
+                                  min_steps=p.steps if p.min_steps is None else p.min_steps) for p in settings.phases]
     if not any(p.steps for p in phases):
         raise ConfigError("every trainer phase has steps=0: nothing would be trained; give one phase steps > 0")
     return phases

@@ -25,6 +25,12 @@ import torch
 from pinn.errors import ConfigError
 from pinn.training.phase import SETTLED_STD, unsettled
 
+# a state is near its own level when its Rayleigh quotient is within this fraction of the gap
+# around that level (`on_own_levels`): one half, nearer its own level than any other. With a tenth,
+# benchmarks/states.py --only-1d trained 111 s against 106 s (poschl_teller's weakly bound third
+# state took every warm-up step to get there), every state ok either way
+PLACED_FRACTION = 0.5
+
 # the kind of each check, in the order of precedence of the statuses they produce
 KINDS = {"finite": "unconverged", "estimate": "unconverged", "bound": "unconverged", "optimizer": "unconverged",
          "state": "wrong_state", "reference": "inaccurate", "containment": "inaccurate"}
@@ -208,6 +214,33 @@ def skipped_levels(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> 
         if above and not R <= 0.5 * (levels[j] + above[0]):
             skipped.append((j, float(levels[j]), float(above[0])))
     return skipped
+
+
+def on_own_levels(rayleigh: Sequence[float], upper_levels: Sequence[float], stride: int = 1,
+                  fraction: float = PLACED_FRACTION) -> bool:
+    """Whether every state's Rayleigh quotient R_j lies within `fraction` of the gap around the
+    Galerkin level G_j of its index, the distance to the nearest distinct level among those it
+    can mix with (every `stride`-th level: 2 where the states alternate in a parity built into
+    them): each state found near its own level and no other, by the count of `skipped_levels`.
+    A variational warm-up may end there (Problem.states_placed)."""
+    levels = np.asarray(upper_levels, dtype=float)
+    for j, R in enumerate(rayleigh):
+        distinct = 1e-6 * max(abs(levels[j]), 1e-300)
+        gaps = [abs(G - levels[j]) for G in levels[j % stride::stride] if abs(G - levels[j]) > distinct]
+        if not gaps or not abs(R - levels[j]) <= fraction * min(gaps):
+            return False
+    return True
+
+
+def resolution_check(refinement: int, agreed: bool, changes: Sequence[float]) -> Check:
+    """The a-posteriori estimate resolved: doubling the finest quadrature tried (`refinement` times
+    the estimator's own) moved each state's radius and estimated error by at most a tenth."""
+    if agreed:
+        return Check("estimate", True, f"the estimate is resolved by its quadrature ({refinement}x its nodes)")
+    worst = int(np.argmax(changes))
+    return Check("estimate", False, f"the estimate of state {worst} still moved by {100 * changes[worst]:.0f}% when its "
+                                    f"quadrature went to {refinement}x its nodes: the network has a feature narrower "
+                                    f"than the nodes, and no bound can be trusted")
 
 
 def level_check(rayleigh: Sequence[float], upper_levels: Sequence[float]) -> Check:

@@ -115,6 +115,29 @@ def test_a_phase_ends_early_once_the_estimate_is_well_within_the_tolerance():
     assert [row["action"] for row in refinement.log] == ["met"]
 
 
+@pytest.mark.parametrize("until_placed, min_steps, answers, steps", [
+    (True, None, [False, False, True], 300),   # asked every PLACED_EVERY steps, ends at the first yes
+    (True, 250, [True] * 9, 300),              # first asked after its least steps
+    (True, None, [None] * 9, 450),             # a problem that cannot tell: all the steps
+    (False, None, [True] * 9, 450),            # a phase that does not ask
+])
+def test_a_warmup_ends_once_its_states_are_placed(until_placed, min_steps, answers, steps):
+    from pinn.training.phase import PLACED_EVERY
+
+    model = Fit()
+    asked = iter(answers)
+
+    def loss(stage, batch):
+        t = batch["t"]
+        return {"fit": model.a * torch.exp(-model.k * t) - 2.5 * torch.exp(-1.3 * t)}
+
+    phases = [Phase("warmup", "warmup", "adam", 450, lr=1e-2, until_placed=until_placed, min_steps=min_steps)]
+    trainer = Trainer(phases, progress="none", placed=lambda: next(asked))
+    result = trainer.fit(model, loss, lambda generator, n=8: {"t": torch.linspace(0.0, 3.0, n, dtype=torch.float64)},
+                         lambda: {"a": model.a.detach()})
+    assert PLACED_EVERY == 100 and result.phase_steps == {"warmup": steps}
+
+
 def run_checked(estimates, tolerance=1e-6, steps=100, settle_scales=None):
     """An LM phase of `steps` steps that never converges by itself (fresh noisy data every step)
     and whose estimate, asked every EARLY_STOP_EVERY steps, returns the next of `estimates` (then

@@ -121,6 +121,12 @@ class Problem(ABC):
         than their index; none by default."""
         return []
 
+    def states_placed(self, model: nn.Module) -> bool | None:
+        """Whether every state lies near its own level and no other, by an independent count (never
+        the reference): a variational warm-up may then end (`Phase.until_placed`). None: the
+        problem cannot tell, and the warm-up runs all its steps."""
+        return None
+
     def restart_state(self, model: nn.Module, state: int) -> tuple[nn.Module, Callable[[], torch.Tensor]]:
         """Set `state`'s eigenvalue to the independent estimate of its level and return the network
         to refit and the residual rows of the fit to that estimate's eigenfunction (the training

@@ -18,6 +18,9 @@ SETTLE_WINDOW = 10
 SETTLED_STD = 0.5
 # steps between two a-posteriori checks that may end a phase early (each costs about two LM steps)
 EARLY_STOP_EVERY = 10
+# steps between two asks of an `until_placed` phase whether its states are placed (one a-posteriori
+# estimate each, about ten Adam steps of a three-state well)
+PLACED_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Phase:
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
     extra_steps_per_state: int = 0   # steps added for every state beyond the first (problem.n_states)
+    until_placed: bool = False       # adam: end once every state is near its own level (Problem.states_placed),
+    min_steps: int | None = None     # but not before this many steps (default: `steps`, less the extra per state)
     collocation_points: int | None = None  # this phase's collocation size (default: trainer.collocation_points)
 
     @staticmethod
@@ -58,12 +63,15 @@ class Phase:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"trainer.phases.{name}.{key}={value!r} must be a finite number > 0")
-        for key in ("geodesic", "resample"):
+        for key in ("geodesic", "resample", "until_placed"):
             if not isinstance(getattr(phase, key), bool):
                 raise ConfigError(f"trainer.phases.{name}.{key}={getattr(phase, key)!r} must be true or false")
         value = phase.extra_steps_per_state
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"trainer.phases.{name}.extra_steps_per_state={value!r} must be a whole number >= 0")
+        value = phase.min_steps
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ConfigError(f"trainer.phases.{name}.min_steps={value!r} must be a whole number >= 0 or null")
         value = phase.collocation_points
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"trainer.phases.{name}.collocation_points={value!r} must be a whole number >= 1 or null")
@@ -76,12 +84,19 @@ class Phase:
 
 def phase_end(phase: Phase, k: int, since_best: int, converged: bool, last_stage: bool,
               accurate_enough: Callable[[Mapping[str, float]], bool] | None,
-              recent: Sequence[Mapping[str, float]] = ()) -> tuple[bool, bool]:
+              recent: Sequence[Mapping[str, float]] = (),
+              placed: Callable[[], bool | None] | None = None) -> tuple[bool, bool]:
     """(stalled, accurate) after step k (from 0) of `phase`: an L-BFGS or LM phase stalls after
     `patience` steps without a new best loss or once its optimizer has converged; an LM phase of
     the schedule's last stage ends once `accurate_enough(moves)` (asked every EARLY_STOP_EVERY
-    steps, with the observables' `window_moves` over the `recent` rows)."""
+    steps, with the observables' `window_moves` over the `recent` rows); an `until_placed` Adam
+    phase ends (accurate) once `placed()` says so, asked every PLACED_EVERY steps from its
+    `min_steps` on."""
     stalled = phase.optimizer != "adam" and (since_best >= phase.patience or converged)
+    if phase.optimizer == "adam":
+        due = (phase.until_placed and placed is not None and (k + 1) % PLACED_EVERY == 0
+               and (phase.min_steps or 0) <= k + 1 < phase.steps)
+        return False, bool(due and placed())
     accurate = (not stalled and accurate_enough is not None and estimate_due(phase, k, last_stage)
                 and accurate_enough(window_moves(recent)))
     return stalled, bool(accurate)

@@ -59,7 +59,8 @@ class Trainer:
                  checkpoint_extra: Mapping[str, Any] | None = None, resume_hint: str = "",
                  extend: Callable[[TrainResult], Phase | None] | None = None, max_seconds: float | None = None,
                  accurate_enough: Callable[[Mapping[str, float]], bool] | None = None,
-                 settled_parts: Callable[[], Collection[int]] | None = None, thread_trial: ThreadTrial | None = None):
+                 settled_parts: Callable[[], Collection[int]] | None = None, thread_trial: ThreadTrial | None = None,
+                 placed: Callable[[], bool | None] | None = None):
         """`checkpoint_extra` is stored in every checkpoint (the run's config); `resume_hint` is
         appended to the message of an interrupted run (the command that continues it).
         `extend(result)`, asked when every phase has run, returns one more phase to run or None
@@ -69,6 +70,7 @@ class Trainer:
         last SETTLE_WINDOW steps small enough), asked every EARLY_STOP_EVERY steps of a
         Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so;
         when it does not, the parts (`parts`) that `settled_parts()` names stop stepping.
+        `placed()` (Problem.states_placed) ends an `until_placed` Adam phase.
         `thread_trial` is told how long each step took until it has chosen a thread count; every
         checkpoint records the count in use, which a resumed run keeps."""
         self.phases = list(phases)
@@ -76,6 +78,7 @@ class Trainer:
         self.max_seconds = max_seconds
         self.accurate_enough = accurate_enough
         self.settled_parts = settled_parts
+        self.placed = placed
         self.thread_trial = thread_trial
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = max(1, int(checkpoint_every))
@@ -322,7 +325,7 @@ class Trainer:
                 bar.update(1)
             last_stage = phase.stage == self.phases[-1].stage
             stalled, accurate = phase_end(phase, k, since_best, getattr(opt, "converged", False), last_stage,
-                                          self.accurate_enough, recent)
+                                          self.accurate_enough, recent, self.placed)
             if not (stalled or accurate) and self.settled_parts is not None and self.accurate_enough is not None \
                     and isinstance(opt, LevenbergMarquardt) and estimate_due(phase, k, last_stage):
                 opt.settle(self.settled_parts())
@@ -346,8 +349,7 @@ class Trainer:
             if self._stop_requested:
                 raise Interrupted(f"interrupted after step {step}{self._kept('checkpoint written to')}")
             if stalled:
-                log.info("phase %s: converged (%s) at step %d", phase.name,
-                         "the a-posteriori estimate is within the tolerance" if accurate else "no further decrease", step)
+                log.info("phase %s: %s at step %d", phase.name, _ending(phase, accurate), step)
                 result.final = settling(phase.name, k + 1, True, recent)
                 return k + 1
             if result.out_of_time:
@@ -409,6 +411,14 @@ class Trainer:
         if self.checkpoint_path is None:
             return
         save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, **state, "threads": torch.get_num_threads()})
+
+
+def _ending(phase: Phase, accurate: bool) -> str:
+    """Why a phase ended before its steps."""
+    if phase.optimizer == "adam":
+        return "every state is near its own level (independent count)"
+    return "converged (the a-posteriori estimate is within the tolerance)" if accurate else \
+        "converged (no further decrease)"
 
 
 def _sized(sample: Sampler, n_points: int, generator: torch.Generator | None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from pinn.numerics.quadrature import gauss_legendre
 from pinn.problems.base import Deferred, Pointwise, Problem, check_count, check_length, check_number, check_ratio, owners_by_state, state_estimates
 from pinn.problems.registry import register
 from pinn.reference.plane import box_levels
-from pinn.status import skipped_levels
+from pinn.status import on_own_levels, skipped_levels
 
 # In the warm-up a state may lower its Rayleigh quotient by (E_j - E_0) / E_s <= 1 by collapsing
 # onto a lower state; an orthogonality residual weighted 10 (100 in the loss) makes that a loss.
@@ -266,6 +266,10 @@ class PlaneProblem(Problem):
         """States whose Rayleigh quotient sits above the midpoint to the next Galerkin level."""
         estimate = self.estimator(model)
         return [j for j, _, _ in skipped_levels(estimate.rayleigh, estimate.galerkin_levels)]
+
+    def states_placed(self, model: PlaneModel) -> bool:
+        """Every Rayleigh quotient nearer its own Galerkin level than any other (pinn.status.on_own_levels)."""
+        return on_own_levels(self.estimator(model).rayleigh, self.estimator.galerkin[0])
 
     def restart_state(self, model: PlaneModel, state: int) -> tuple[nn.Module, Any]:
         """E to the Galerkin level of `state`; the rows sqrt(w) (psi - g) and the same of its

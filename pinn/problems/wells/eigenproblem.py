@@ -45,7 +45,7 @@ from pinn.numerics.nets import RegionNets
 from pinn.numerics.quadrature import gauss_legendre
 from pinn.problems.base import Pointwise, Problem, check_count, owners_by_state, state_estimates
 from pinn.problems.wells.envelope import DEGREE, envelope_jet, fit_envelope
-from pinn.status import skipped_levels
+from pinn.status import on_own_levels, skipped_levels
 
 DEFAULT_WEIGHTS = {
     "residual": 1.0,
@@ -112,6 +112,12 @@ class SchrodingerProblem(Problem):
         """States whose Rayleigh quotient sits above the midpoint to the next Galerkin level."""
         estimate = self.estimator(model)
         return [j for j, _, _ in skipped_levels(estimate.rayleigh, estimate.galerkin_levels)]
+
+    def states_placed(self, model: EigenModel) -> bool:
+        """Every Rayleigh quotient nearer its own Galerkin level than any other of its parity where
+        that is built in (pinn.status.on_own_levels)."""
+        levels, _ = self.estimator.galerkin_solution
+        return on_own_levels(self.estimator(model).rayleigh, levels, stride=2 if self.symmetric else 1)
 
     def restart_state(self, model: EigenModel, state: int) -> tuple[nn.Module, Any]:
         """E to the Galerkin level of `state` and the rows of its refit (pinn.problems.wells.restart)."""

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from pinn.numerics.aposteriori import Estimate, quotient_error
+from pinn.numerics.aposteriori import Estimate, Resolved, quotient_error, resolved
 from pinn.numerics.quadrature import gauss_legendre
 
 # nodes of each Gauss-Legendre piece of the estimator's rule, and nodes per sine mode
@@ -44,15 +44,25 @@ class ResidualEstimator:
     def __init__(self, problem, modes: int = 400):
         self.problem = problem
         self.modes = modes
+        self._rules: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    @cached_property
+    @property
     def rule(self) -> tuple[np.ndarray, np.ndarray]:
         """Composite Gauss rule on the full domain, split at the jumps of V, with about
         NODES_PER_MODE nodes per sine mode spread over the regions by their lengths."""
+        return self.rule_at(1)
+
+    def rule_at(self, refinement: int) -> tuple[np.ndarray, np.ndarray]:
+        """`rule` with `refinement` times its pieces."""
+        if refinement not in self._rules:
+            self._rules[refinement] = self._composite_rule(refinement)
+        return self._rules[refinement]
+
+    def _composite_rule(self, refinement: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.problem.domain
         cuts = [a] + sorted(p for p in set(self.problem.breakpoints) if a < p < b) + [b]
         nodes, weights = gauss_legendre(PIECE_NODES)
-        total_pieces = NODES_PER_MODE * self.modes / PIECE_NODES
+        total_pieces = refinement * NODES_PER_MODE * self.modes / PIECE_NODES
         xs, ws = [], []
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             pieces = max(2, int(math.ceil(total_pieces * (hi - lo) / (b - a))))
@@ -72,8 +82,12 @@ class ResidualEstimator:
     @cached_property
     def galerkin(self) -> tuple[np.ndarray, np.ndarray]:
         """Galerkin levels and their eigenfunctions at the rule's nodes (modes x nodes)."""
+        return self.galerkin_at(1)
+
+    def galerkin_at(self, refinement: int) -> tuple[np.ndarray, np.ndarray]:
+        """`galerkin` at the nodes of `rule_at(refinement)` (computed afresh: at the finer rules it is large)."""
         levels, _ = self.galerkin_solution
-        return levels, self.galerkin_function(np.arange(self.modes), self.rule[0])
+        return levels, self.galerkin_function(np.arange(self.modes), self.rule_at(refinement)[0])
 
     def galerkin_function(self, states, x: np.ndarray, slope: bool = False) -> np.ndarray:
         """The Galerkin eigenfunctions `states` (an index or indices) at the points x, or with
@@ -85,9 +99,14 @@ class ResidualEstimator:
         basis = math.sqrt(2 / (b - a)) * (k[:, None] * np.cos(phase) if slope else np.sin(phase))
         return vectors[:, states].T @ basis
 
-    def __call__(self, model) -> Estimate:
+    def resolved(self, model) -> Resolved:
+        """The estimate on the coarsest refinement of the rule that resolves the trained states
+        (pinn.numerics.aposteriori.resolved): the one a run reports."""
+        return resolved(lambda refinement: self(model, refinement))
+
+    def __call__(self, model, refinement: int = 1) -> Estimate:
         problem = self.problem
-        x, w = self.rule
+        x, w = self.rule_at(refinement)
         param = next(model.parameters())
         xt = torch.as_tensor(x, device=param.device, dtype=param.dtype)
         psi, dpsi = (v.double().cpu().numpy() for v in problem.wavefunctions(model, xt))
@@ -98,7 +117,7 @@ class ResidualEstimator:
         rayleigh = (dpsi**2 + problem.potential(x) * psi**2) @ w
         r = residual / norms[:, None] + (energies - rayleigh)[:, None] * psi  # (H - R) psi
         radius = np.sqrt((r**2) @ w)
-        levels, functions = self.galerkin
+        levels, functions = self.galerkin if refinement == 1 else self.galerkin_at(refinement)
         projection = (functions * w).T
         distance = quotient_error(r @ projection, psi @ projection, levels, rayleigh, radius)
         floor = 1e-12 * problem.energy_scale

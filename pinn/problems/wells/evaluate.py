@@ -15,7 +15,7 @@ import torch
 from pinn.reference import analytic, spectral
 from pinn.reference.finite_difference import RichardsonResult, interpolate_state, solve_richardson
 from pinn.status import (Check, Criteria, distinct_neighbours, eigen_checks, kato_temple_between, level_check, record,
-                         relative)
+                         relative, resolution_check)
 
 # extra reference states beyond the solved ones, to recognise a run that ended in a higher state
 EXTRA_STATES = 2
@@ -78,7 +78,8 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
         psi, dpsi = problem.wavefunctions(model, torch.as_tensor(x, device=device, dtype=dtype))
         return psi.double().cpu().numpy(), dpsi.double().cpu().numpy()
 
-    estimate = problem.estimator(model)
+    resolution = problem.estimator.resolved(model)
+    estimate = resolution.estimate
     rayleigh, radius = estimate.rayleigh, estimate.radius
     xq, wq = problem.estimator.rule
     psi_q, _ = on_model(xq)
@@ -111,6 +112,7 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
         "eigenvalue_bounds_kato_temple": kato,
         "estimated_relative_errors": estimate.relative_error.tolist(),
+        "estimate_rule_refinement": resolution.refinement,
         "galerkin_levels": estimate.galerkin_levels[:n].tolist(),
         "residual_rms": (np.sqrt(np.mean(residual**2, axis=1)) / scale).tolist(),
         "eigenvalue_trained": bool(model.energy_raw.requires_grad),
@@ -125,6 +127,7 @@ def evaluate_schrodinger(problem, model, criteria: Criteria, ref: Reference,
     reference_errors = ref.error_estimate[:n]
     checks = [Check("state", not wrong, identity or "every state matches the reference state of its index"),
               level_check(rayleigh, estimate.galerkin_levels),
+              resolution_check(resolution.refinement, resolution.agreed, resolution.changes),
               *eigen_checks(energies, rayleigh, radius, kato, ref.eigenvalues[:n], reference_errors, ref.source,
                             scale, criteria, misplaced=wrong, estimated=estimate.relative_error)]
     record(metrics, checks)
