@@ -16,13 +16,15 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from pinn.numerics.aposteriori import Estimate, quotient_error
+from pinn.numerics.aposteriori import Estimate, Resolved, quotient_error, resolved
 from pinn.numerics.quadrature import gauss_legendre
 
 # sine modes in all (the product of the modes per axis stays near this), and at most per axis
 MODES, MAX_PER_AXIS = 900, 60
 # Gauss nodes per axis: at least this, and at least NODES_PER_MODE per sine mode of that axis
 MIN_NODES, NODES_PER_MODE = 96, 3
+# the finest rule the reported estimate may take: this many times the nodes per axis (16x the points)
+MAX_REFINEMENT_2D = 4
 
 
 def box_sine_galerkin(potential, bounds, modes_x: int, modes_y: int, nodes_x: int, nodes_y: int):
@@ -75,9 +77,28 @@ class PlaneEstimator:
         coefficients = vectors[:, state].reshape(self.modes_y, self.modes_x)
         return tuple(np.einsum("nm,mi,ni->i", coefficients, a, b) for a, b in ((sx, sy), (dsx, sy), (sx, dsy)))
 
-    def __call__(self, model) -> Estimate:
+    def resolved(self, model) -> Resolved:
+        """The estimate on the coarsest refinement of the rule that resolves the trained states,
+        up to MAX_REFINEMENT_2D times the nodes per axis (pinn.numerics.aposteriori.resolved)."""
+        return resolved(lambda refinement: self(model, refinement), MAX_REFINEMENT_2D)
+
+    def axes_at(self, refinement: int):
+        """The rule's axes, (nodes, weights, sines) each, with `refinement` times the nodes per axis."""
+        _, _, axes = self.galerkin
+        if refinement == 1:
+            return [(x, w, S) for x, w, S, _ in axes]
+        refined = []
+        for (lo, hi), (x, _, S, _) in zip(self.problem.bounds, axes):
+            t, w = gauss_legendre(refinement * x.size)
+            nodes, weights = 0.5 * (hi - lo) * t + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
+            m = np.arange(1, S.shape[0] + 1)
+            refined.append((nodes, weights, math.sqrt(2 / (hi - lo)) * np.sin(np.outer(m, nodes - lo) * np.pi / (hi - lo))))
+        return refined
+
+    def __call__(self, model, refinement: int = 1) -> Estimate:
         problem = self.problem
-        levels, vectors, ((x, wx, Sx, _), (y, wy, Sy, _)) = self.galerkin
+        levels, vectors, _ = self.galerkin
+        (x, wx, Sx), (y, wy, Sy) = self.axes_at(refinement)
         X, Y = np.meshgrid(x, y)
         param = model.energy_raw
         xt, yt = (torch.as_tensor(v.ravel(), device=param.device, dtype=param.dtype) for v in (X, Y))

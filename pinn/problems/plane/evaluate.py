@@ -15,7 +15,7 @@ from scipy.linalg import subspace_angles
 
 from pinn.reference.plane import PlaneReference, solve_richardson
 from pinn.status import (Check, Criteria, distinct_neighbours, eigen_checks, kato_temple_between, level_check,
-                         level_groups, record, relative)
+                         level_groups, record, relative, resolution_check)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
         return [np.stack([o[k].detach().double().cpu().numpy() for o in out]) for k in range(4)]
 
     # Rayleigh quotients and Weinstein radii on the estimator's tensor Gauss rule
-    estimate = problem.estimator(model)
+    resolution = problem.estimator.resolved(model)
+    estimate = resolution.estimate
     rayleigh, radius = estimate.rayleigh, estimate.radius
     energies = model.energies.detach().double().cpu().numpy()
 
@@ -72,6 +73,7 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
         "eigenvalue_bounds": [[float(rayleigh[j] - radius[j]), float(rayleigh[j] + radius[j])] for j in range(n)],
         "eigenvalue_bounds_kato_temple": kato,
         "estimated_relative_errors": estimate.relative_error.tolist(),
+        "estimate_rule_refinement": resolution.refinement,
         "galerkin_levels": estimate.galerkin_levels[:n].tolist(),
         "levels": groups,
         "subspace_angles": angles,
@@ -90,6 +92,7 @@ def evaluate_plane(problem, model, criteria: Criteria, ref: Reference) -> tuple[
     reference_errors = np.zeros(n) if exact is not None else fd.error_estimate[:n]
     checks = [Check("state", not misplaced, identity or "every state lies on the level of its index"),
               level_check(rayleigh, estimate.galerkin_levels),
+              resolution_check(resolution.refinement, resolution.agreed, resolution.changes),
               *eigen_checks(energies, rayleigh, radius, kato, reference, reference_errors, source, scale, criteria,
                             misplaced=misplaced, estimated=estimate.relative_error)]
     record(metrics, checks)
