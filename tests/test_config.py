@@ -37,6 +37,9 @@ def test_every_problem_has_a_yaml_with_its_name():
     ("trainer.phases.solve.damping=-1", "trainer.phases.solve.damping"),
     ("trainer.phases.warmup.lr=nan", "trainer.phases.warmup.lr"),
     ("+trainer.phases.solve.colour=red", "trainer.phases.solve.colour"),
+    ("trainer.phases.warmup.until_placed=3", "trainer.phases.warmup.until_placed"),
+    ("+trainer.phases.solve.until_placed=true", "trainer.phases.solve.until_placed"),
+    ("+trainer.phases.warmup.min_steps=-1", "trainer.phases.warmup.min_steps"),
     ("+surprise=1", "surprise"),
 ])
 def test_bad_settings_are_named(override, key):

@@ -66,6 +66,9 @@ class Phase:
         for key in ("geodesic", "resample", "until_placed"):
             if not isinstance(getattr(phase, key), bool):
                 raise ConfigError(f"trainer.phases.{name}.{key}={getattr(phase, key)!r} must be true or false")
+        if phase.until_placed and phase.optimizer != "adam":
+            raise ConfigError(f"trainer.phases.{name}.until_placed=true ends an Adam warm-up; this phase's optimizer "
+                              f"is {phase.optimizer} (set it to false)")
         value = phase.extra_steps_per_state
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"trainer.phases.{name}.extra_steps_per_state={value!r} must be a whole number >= 0")
