@@ -38,7 +38,6 @@ def test_every_problem_has_a_yaml_with_its_name():
     ("trainer.phases.warmup.lr=nan", "trainer.phases.warmup.lr"),
     ("+trainer.phases.solve.colour=red", "trainer.phases.solve.colour"),
     ("trainer.phases.warmup.until_placed=3", "trainer.phases.warmup.until_placed"),
-    ("+trainer.phases.solve.until_placed=true", "trainer.phases.solve.until_placed"),
     ("+trainer.phases.warmup.min_steps=-1", "trainer.phases.warmup.min_steps"),
     ("+surprise=1", "surprise"),
 ])

@@ -38,7 +38,7 @@ class Phase:
     history_size: int = 50           # L-BFGS memory
     patience: int = 300              # L-BFGS, lm: stop after this many steps without a new best loss
     extra_steps_per_state: int = 0   # steps added for every state beyond the first (problem.n_states)
-    until_placed: bool = False       # adam: end once every state is near its own level (Problem.states_placed),
+    until_placed: bool = False       # end once every state is near its own level (Problem.states_placed),
     min_steps: int | None = None     # but not before this many steps (default: `steps`, less the extra per state)
     collocation_points: int | None = None  # this phase's collocation size (default: trainer.collocation_points)
 
@@ -66,9 +66,6 @@ class Phase:
         for key in ("geodesic", "resample", "until_placed"):
             if not isinstance(getattr(phase, key), bool):
                 raise ConfigError(f"trainer.phases.{name}.{key}={getattr(phase, key)!r} must be true or false")
-        if phase.until_placed and phase.optimizer != "adam":
-            raise ConfigError(f"trainer.phases.{name}.until_placed=true ends an Adam warm-up; this phase's optimizer "
-                              f"is {phase.optimizer} (set it to false)")
         value = phase.extra_steps_per_state
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"trainer.phases.{name}.extra_steps_per_state={value!r} must be a whole number >= 0")
@@ -87,22 +84,23 @@ class Phase:
 
 def phase_end(phase: Phase, k: int, since_best: int, converged: bool, last_stage: bool,
               accurate_enough: Callable[[Mapping[str, float]], bool] | None,
-              recent: Sequence[Mapping[str, float]] = (),
-              placed: Callable[[], bool | None] | None = None) -> tuple[bool, bool]:
+              recent: Sequence[Mapping[str, float]] = ()) -> tuple[bool, bool]:
     """(stalled, accurate) after step k (from 0) of `phase`: an L-BFGS or LM phase stalls after
     `patience` steps without a new best loss or once its optimizer has converged; an LM phase of
     the schedule's last stage ends once `accurate_enough(moves)` (asked every EARLY_STOP_EVERY
-    steps, with the observables' `window_moves` over the `recent` rows); an `until_placed` Adam
-    phase ends (accurate) once `placed()` says so, asked every PLACED_EVERY steps from its
-    `min_steps` on."""
+    steps, with the observables' `window_moves` over the `recent` rows)."""
     stalled = phase.optimizer != "adam" and (since_best >= phase.patience or converged)
-    if phase.optimizer == "adam":
-        due = (phase.until_placed and placed is not None and (k + 1) % PLACED_EVERY == 0
-               and (phase.min_steps or 0) <= k + 1 < phase.steps)
-        return False, bool(due and placed())
     accurate = (not stalled and accurate_enough is not None and estimate_due(phase, k, last_stage)
                 and accurate_enough(window_moves(recent)))
     return stalled, bool(accurate)
+
+
+def placed_end(phase: Phase, k: int, placed: Callable[[], bool | None] | None) -> bool:
+    """Whether an `until_placed` phase ends after step k (from 0): `placed()` says every state is
+    near its own level, asked every PLACED_EVERY steps from the phase's `min_steps` on."""
+    due = (phase.until_placed and placed is not None and (k + 1) % PLACED_EVERY == 0
+           and (phase.min_steps or 0) <= k + 1 < phase.steps)
+    return bool(due and placed())
 
 
 def estimate_due(phase: Phase, k: int, last_stage: bool) -> bool:

@@ -26,7 +26,7 @@ from torch import nn
 from pinn.training.checkpoints import capture_rng, restore_rng, save_checkpoint
 from pinn.errors import ConfigError, DivergenceError, Interrupted
 from pinn.problems.base import Deferred, evaluated
-from pinn.training.phase import SETTLE_WINDOW, Phase, estimate_due, phase_end, settling
+from pinn.training.phase import SETTLE_WINDOW, Phase, estimate_due, phase_end, placed_end, settling
 from pinn.training.recall import Recalling
 from pinn.training.threads import ThreadTrial
 from pinn.numerics.uncertainty import ResidualModule
@@ -70,7 +70,7 @@ class Trainer:
         last SETTLE_WINDOW steps small enough), asked every EARLY_STOP_EVERY steps of a
         Levenberg-Marquardt phase of the schedule's last stage, ends that phase when it says so;
         when it does not, the parts (`parts`) that `settled_parts()` names stop stepping.
-        `placed()` (Problem.states_placed) ends an `until_placed` Adam phase.
+        `placed()` (Problem.states_placed) ends an `until_placed` phase.
         `thread_trial` is told how long each step took until it has chosen a thread count; every
         checkpoint records the count in use, which a resumed run keeps."""
         self.phases = list(phases)
@@ -325,11 +325,12 @@ class Trainer:
                 bar.update(1)
             last_stage = phase.stage == self.phases[-1].stage
             stalled, accurate = phase_end(phase, k, since_best, getattr(opt, "converged", False), last_stage,
-                                          self.accurate_enough, recent, self.placed)
+                                          self.accurate_enough, recent)
+            placed = not (stalled or accurate) and placed_end(phase, k, self.placed)
             if not (stalled or accurate) and self.settled_parts is not None and self.accurate_enough is not None \
                     and isinstance(opt, LevenbergMarquardt) and estimate_due(phase, k, last_stage):
                 opt.settle(self.settled_parts())
-            stalled = stalled or accurate
+            stalled = stalled or accurate or placed
             if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
                 result.out_of_time = True
             final = k == phase.steps - 1 or stalled or result.out_of_time
@@ -349,7 +350,7 @@ class Trainer:
             if self._stop_requested:
                 raise Interrupted(f"interrupted after step {step}{self._kept('checkpoint written to')}")
             if stalled:
-                log.info("phase %s: %s at step %d", phase.name, _ending(phase, accurate), step)
+                log.info("phase %s: %s at step %d", phase.name, _ending(accurate, placed), step)
                 result.final = settling(phase.name, k + 1, True, recent)
                 return k + 1
             if result.out_of_time:
@@ -413,9 +414,9 @@ class Trainer:
         save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, **state, "threads": torch.get_num_threads()})
 
 
-def _ending(phase: Phase, accurate: bool) -> str:
+def _ending(accurate: bool, placed: bool) -> str:
     """Why a phase ended before its steps."""
-    if phase.optimizer == "adam":
+    if placed:
         return "every state is near its own level (independent count)"
     return "converged (the a-posteriori estimate is within the tolerance)" if accurate else \
         "converged (no further decrease)"
