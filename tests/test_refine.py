@@ -193,20 +193,22 @@ def test_a_steadily_falling_noisy_or_too_large_estimate_does_not_end_the_phase()
 def test_a_phase_does_not_end_while_an_inferred_value_still_moves():
     """The estimate well within the tolerance from the first check. `a` goes from 1 to about 2.5
     in the first steps, then, refitted to fresh noisy data every step, moves by about 0.1 over ten.
-    Judged against a standard error of 10 it has settled at the first check; against 1 only at
-    the second (the first window holds the approach); against 1e-6 never, and the phase runs all
-    its steps. The standard error is asked at the first check and again before the phase ends."""
-    from pinn.training.phase import EARLY_STOP_EVERY
+    A phase ends once ENDING_STD (0.1) of the standard error covers that: against 20 at the first
+    check; against 2 only at the second (the first window holds the approach); against 1e-6
+    never, and the phase runs all its steps. The standard error is asked at the first check and
+    again before the phase ends."""
+    from pinn.training.phase import EARLY_STOP_EVERY, ENDING_STD
 
     asked = []
 
     def scales(value):
         return lambda: asked.append(value) or {"a": value}
 
-    assert run_checked([1e-9], settle_scales=scales(10.0)) == EARLY_STOP_EVERY
-    assert run_checked([1e-9], settle_scales=scales(1.0)) == 2 * EARLY_STOP_EVERY
+    assert ENDING_STD == 0.1
+    assert run_checked([1e-9], settle_scales=scales(20.0)) == EARLY_STOP_EVERY
+    assert run_checked([1e-9], settle_scales=scales(2.0)) == 2 * EARLY_STOP_EVERY
     assert run_checked([1e-9], settle_scales=scales(1e-6)) == 100
-    assert asked == [10.0, 1.0, 1.0, 1e-6]
+    assert asked == [20.0, 2.0, 2.0, 1e-6]
 
 
 def test_a_state_that_skipped_a_level_is_restarted_once_then_the_last_phase_runs_again():

@@ -11,6 +11,7 @@ from pinn.errors import ConfigError
 from pinn.problems import build_problem
 from pinn.problems.base import evaluated
 from pinn.problems.inverse import unknown_value
+from pinn.problems.wells.depth_guess import depth_from_density
 from pinn.reference import analytic
 from pinn.run import run
 
@@ -76,6 +77,25 @@ def test_density_operator_is_the_models_own_and_differentiable():
     torch.testing.assert_close(density, psi[0] ** 2)
     density.sum().backward()
     assert any(q.grad is not None and q.grad.abs().sum() > 0 for q in model.parameters())
+
+
+@pytest.mark.parametrize("V0, half_width, L", [(2.0, 1.0, 4.0), (20.0, 1.0, 4.0), (150.0, 1.0, 4.0),
+                                             (400.0, 0.3, 2.0), (60.0, 2.0, 2.5)])
+def test_the_starting_depth_read_off_the_density_is_near_the_truth(V0, half_width, L):
+    """From the exact density (independent roots of the matching conditions) and from 2% noise."""
+    exact = analytic.symmetric_step_well(0.0, V0, half_width, L, 1)
+    x = np.linspace(-0.95 * L, 0.95 * L, 40)
+    rho = exact.eigenfunctions[0](x) ** 2
+    seen = rho >= 1e-4 * rho.max()
+    assert depth_from_density(x[seen], rho[seen], half_width, L) == pytest.approx(V0, rel=0.05)
+    noisy = problem(V0=V0, half_width=half_width, L=L, initial_V0=None, noise_seed=1)
+    assert noisy.start_V0 == pytest.approx(V0, rel=0.2)
+    model = noisy.build_model(8, 2, "tanh").double()
+    assert float(unknown_value(model, "V0")) == pytest.approx(noisy.start_V0)
+
+
+def test_a_density_with_too_few_samples_gives_no_depth():
+    assert depth_from_density(np.array([0.5, -0.5, 3.0]), np.array([0.5, 0.5, 0.01]), 1.0, 4.0) is None
 
 
 def test_settings_are_checked():

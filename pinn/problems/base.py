@@ -173,7 +173,7 @@ class Problem(ABC):
     def settle_scales(self, model: nn.Module, loss_terms: Callable[[], Mapping[str, Any]]) -> dict[str, float] | None:
         """The standard error of each inferred observable (by its name in `observables`), given the
         loss terms of the last stage: a phase that could end early goes on while one of them still
-        moves by more than SETTLED_STD of it (pinn.training.phase). None: the problem infers nothing."""
+        moves by more than ENDING_STD of it (pinn.training.phase). None: the problem infers nothing."""
         return None
 
     def start_stage(self, model: nn.Module, stage: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from pinn.errors import ConfigError
-from pinn.training.phase import Phase, unsettled
+from pinn.training.phase import ENDING_STD, Phase, unsettled
 from pinn.training.trainer import TrainResult
 
 log = logging.getLogger("pinn")
@@ -84,7 +84,7 @@ class Refinement:
         run, `restart(states)` refits them (pinn.training.restart) and the last phase runs again.
         `part_estimates()` names the estimate that judges each part of the problem (`Problem.parts`).
         `settle_scales()` gives the standard error of each inferred observable (`Problem.settle_scales`):
-        a phase does not end early while one of them is still moving by more than SETTLED_STD of it."""
+        a phase does not end early while one of them is still moving by more than ENDING_STD of it."""
         self.settle_scales = settle_scales
         self.scales: Mapping[str, float] | None = None  # settle_scales() last asked in the phase in progress
         self.part_estimates = part_estimates
@@ -117,12 +117,12 @@ class Refinement:
         if self.settle_scales is None:
             return True
         moves = moves or {}
-        moving = unsettled(moves, self.scales) if self.scales is not None else []
+        moving = unsettled(moves, self.scales, ENDING_STD) if self.scales is not None else []
         if not moving:
             # the phase's last standard errors say "still moving" well enough; an end needs fresh
             # ones (with noise-free data they shrink with the misfit as training goes on)
             self.scales = self.settle_scales() or {}
-            moving = unsettled(moves, self.scales)
+            moving = unsettled(moves, self.scales, ENDING_STD)
         if moving:
             log.debug("estimate %.1e within the tolerance, but %s still moving: the phase goes on", worst,
                       ", ".join(moving))

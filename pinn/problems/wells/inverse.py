@@ -23,6 +23,7 @@ solve itself, before E0 is compared with the truth.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import Any, Mapping
 
@@ -33,10 +34,13 @@ from pinn.errors import ConfigError
 from pinn.problems.base import check_number
 from pinn.problems.inverse import InverseProblem, ObservedField, Unknown, attach_unknowns, inverse_results, unknown_value
 from pinn.problems.registry import register
+from pinn.problems.wells.depth_guess import depth_from_density
 from pinn.problems.wells.eigenproblem import STAGE_TERMS, EigenModel
 from pinn.problems.wells.steps import FiniteWell
 from pinn.status import Check, Criteria, record, reference_check, relative
 
+
+log = logging.getLogger("pinn")
 
 # the synthetic observations lie where psi_0^2 is at least this fraction of its peak: there the
 # network's own error in psi (about 1e-5 of the peak) is below a tenth of 2% noise in the density;
@@ -51,12 +55,14 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
 
     def __init__(self, V0: float = 20.0, half_width: float = 1.0, L: float = 4.0, n_observations: int = 12,
                  noise: float | None = 0.02, noise_seed: int = 0, observations: str | None = None,
-                 initial_V0: float = 10.0, data_weight: float = 1e-5, weights: Mapping[str, float] | None = None):
+                 initial_V0: float | None = 10.0, data_weight: float = 1e-5,
+                 weights: Mapping[str, float] | None = None):
         super().__init__(V0, half_width, L, 1, weights)
         if self.V0 <= 0:
             raise ConfigError(f"problem.V0={self.V0:g} must be > 0: finite_well_inverse infers the depth of a well")
         self.check_inverse(n_observations, noise, noise_seed, data_weight, observations)
-        self.initial_V0 = check_number("initial_V0", initial_V0, low=0.0, high=1e6, what="starting guess of V0")
+        self.initial_V0 = None if initial_V0 is None else check_number(
+            "initial_V0", initial_V0, low=0.0, high=1e6, what="starting guess of V0 (or null: from the data)")
         self.read_observation_file()
 
     def well(self, V0: float) -> FiniteWell:
@@ -67,8 +73,21 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
         return self.well(float(unknown_value(model, "V0").detach()))
 
     @cached_property
+    def start_V0(self) -> float:
+        """`initial_V0`, or where it is null the depth read off the observed density
+        (pinn.problems.wells.depth_guess)."""
+        if self.initial_V0 is not None:
+            return self.initial_V0
+        guess = depth_from_density(self.data.x, self.data["density"], self.half_width, self.L)
+        if guess is None or not guess > 0:
+            raise ConfigError("problem.initial_V0=null reads the starting depth off the observed density, which needs "
+                              "two observations inside the well or two outside it; give problem.initial_V0=<depth>")
+        log.info("starting depth V0 = %.4g, read off the observed density (problem.initial_V0=null)", guess)
+        return guess
+
+    @cached_property
     def start(self) -> FiniteWell:
-        return self.well(self.initial_V0)
+        return self.well(self.start_V0)
 
     @cached_property
     def energy_scale(self) -> float:
@@ -76,7 +95,7 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
 
     # ----- the inverse layer's declarations ------------------------------------------------------
     def unknown_parameters(self) -> list[Unknown]:
-        return [Unknown("V0", self.initial_V0, self.V0, "")]
+        return [Unknown("V0", self.start_V0, self.V0, "")]
 
     def observed_fields(self) -> list[ObservedField]:
         return [ObservedField("density", "1/length", log=True)]
@@ -113,7 +132,7 @@ class FiniteWellInverse(InverseProblem, FiniteWell):
     def build_model(self, width: int, depth: int, activation: str) -> EigenModel:
         model = self.start.build_model(width, depth, activation)
         model.loss_unit.fill_(self.energy_scale)  # E_s of the well at problem.V0 divides the loss terms
-        attach_unknowns(model, {"V0": self.initial_V0})
+        attach_unknowns(model, {"V0": self.start_V0})
         return model
 
     def loss_terms(self, model: EigenModel, batch: Mapping[str, Any], stage: str,
