@@ -111,8 +111,9 @@ def test_states_are_placed_only_near_their_own_levels():
 
 
 def estimate_with(radius):
+    """An estimate of Rayleigh quotients 1 whose radii and estimated errors are `radius`."""
     value = np.asarray(radius, dtype=float)
-    return Estimate(value, value, value, value, value)
+    return Estimate(np.ones_like(value), value, value, value, value)
 
 
 def test_the_reported_estimate_is_taken_where_doubling_the_rule_no_longer_moves_it():
@@ -127,6 +128,8 @@ def test_the_reported_estimate_is_taken_where_doubling_the_rule_no_longer_moves_
     found = resolved(on)
     assert found.agreed and found.refinement == 4 and asked == [1, 2, 4]
     assert found.estimate.radius[1] == 5.2
+    rounding = resolved(lambda refinement: estimate_with([1.0, 1e-14 * refinement]))
+    assert rounding.agreed and rounding.refinement == 2  # changes at the rounding level are none
     moving = resolved(lambda refinement: estimate_with([1.0, float(refinement)]))
     assert not moving.agreed and moving.refinement == MAX_REFINEMENT
     assert moving.changes[0] == 0 and moving.changes[1] == pytest.approx(0.5)

@@ -66,6 +66,9 @@ class Estimate:
 RESOLVED_CHANGE = 0.1
 # the finest rule tried: this many times the nodes of the estimator's own
 MAX_REFINEMENT = 16
+# relative size of a quadrature's rounding: changes of the estimated relative error below it, and of
+# the radius below it times |R|, count as none
+ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,14 @@ def resolved(estimate_on: Callable[[int], Estimate], max_refinement: int = MAX_R
     coarse, refinement = estimate_on(1), 1
     while True:
         fine = estimate_on(2 * refinement)
-        changes = np.maximum(_change(coarse.radius, fine.radius), _change(coarse.relative_error, fine.relative_error))
+        changes = np.maximum(_change(coarse.radius, fine.radius, ROUNDING * np.abs(fine.rayleigh)),
+                             _change(coarse.relative_error, fine.relative_error, ROUNDING))
         refinement *= 2
         if bool(np.all(changes <= RESOLVED_CHANGE)) or refinement >= max_refinement:
             return Resolved(fine, refinement, bool(np.all(changes <= RESOLVED_CHANGE)), changes)
         coarse = fine
 
 
-def _change(coarse: np.ndarray, fine: np.ndarray) -> np.ndarray:
-    return np.abs(fine - coarse) / np.maximum(np.abs(fine), 1e-300)
+def _change(coarse: np.ndarray, fine: np.ndarray, floor) -> np.ndarray:
+    """|fine - coarse| relative to |fine|, or to `floor` where that is larger (rounding)."""
+    return np.abs(fine - coarse) / np.maximum(np.maximum(np.abs(fine), floor), 1e-300)
