@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-# trial rates of the scan, log-spaced between these multiples of 1/L ... and of pi/(2a)
+# trial rates of each scan: kappa log-spaced over 1e-3 / L .. 1e3 / L, k evenly over (0, pi / (2a))
 SCAN = 400
 
 
