@@ -27,17 +27,20 @@ MIN_NODES, NODES_PER_MODE = 96, 3
 MAX_REFINEMENT_2D = 4
 
 
+def sine_axis(lo: float, hi: float, modes: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A Gauss rule of `nodes` points on [lo, hi] and the orthonormal box sines 1..modes there."""
+    t, w = gauss_legendre(nodes)
+    x, w = 0.5 * (hi - lo) * t + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
+    m = np.arange(1, modes + 1)
+    return x, w, math.sqrt(2 / (hi - lo)) * np.sin(np.outer(m, x - lo) * np.pi / (hi - lo))
+
+
 def box_sine_galerkin(potential, bounds, modes_x: int, modes_y: int, nodes_x: int, nodes_y: int):
     """Levels (ascending) and coefficient vectors (columns, index my * modes_x + mx) of
     -Laplace + V on the rectangle in the basis S_m(x) S_n(y), S orthonormal box sines, with V
     integrated by a tensor Gauss rule; and that rule's nodes, weights and sines per axis."""
-    axes = []
-    for (lo, hi), modes, nodes in zip(bounds, (modes_x, modes_y), (nodes_x, nodes_y)):
-        t, w = gauss_legendre(nodes)
-        x, w = 0.5 * (hi - lo) * t + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
-        m = np.arange(1, modes + 1)
-        sines = math.sqrt(2 / (hi - lo)) * np.sin(np.outer(m, x - lo) * np.pi / (hi - lo))
-        axes.append((x, w, sines, (m * np.pi / (hi - lo)) ** 2))
+    axes = [(*sine_axis(lo, hi, modes, nodes), (np.arange(1, modes + 1) * np.pi / (hi - lo)) ** 2)
+            for (lo, hi), modes, nodes in zip(bounds, (modes_x, modes_y), (nodes_x, nodes_y))]
     (x, wx, Sx, kx), (y, wy, Sy, ky) = axes
     X, Y = np.meshgrid(x, y)
     weighted = potential(X, Y) * np.outer(wy, wx)                      # [iy, ix]
@@ -87,13 +90,7 @@ class PlaneEstimator:
         _, _, axes = self.galerkin
         if refinement == 1:
             return [(x, w, S) for x, w, S, _ in axes]
-        refined = []
-        for (lo, hi), (x, _, S, _) in zip(self.problem.bounds, axes):
-            t, w = gauss_legendre(refinement * x.size)
-            nodes, weights = 0.5 * (hi - lo) * t + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
-            m = np.arange(1, S.shape[0] + 1)
-            refined.append((nodes, weights, math.sqrt(2 / (hi - lo)) * np.sin(np.outer(m, nodes - lo) * np.pi / (hi - lo))))
-        return refined
+        return [sine_axis(lo, hi, S.shape[0], refinement * x.size) for (lo, hi), (x, _, S, _) in zip(self.problem.bounds, axes)]
 
     def __call__(self, model, refinement: int = 1) -> Estimate:
         problem = self.problem
