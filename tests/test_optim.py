@@ -330,3 +330,41 @@ def test_recalled_evaluations_leave_lbfgs_bitwise_unchanged():
     assert torch.equal(plain, recalled)
     assert recalling.recalled >= STEPS - 1 and evaluations == plain_evaluations - recalling.recalled
     assert torch.allclose(recalled, torch.ones(3, dtype=torch.float64), atol=1e-6)
+
+
+def test_lm_starts_each_step_from_the_residual_its_last_step_accepted():
+    """Each accepted trial's residual is the next step's r: one evaluation of the rows per step
+    fewer, the iterates bitwise those of recomputing it; `forget` (new rows) makes the next step
+    evaluate them."""
+    t = torch.linspace(0, 3, 40, dtype=torch.float64)
+    data = {"y": 2.5 * torch.exp(-1.3 * t)}
+
+    def fit(remember: bool, steps: int = 5):
+        model, calls = Decay(), []
+
+        def rows(tt, y):
+            calls.append(1)
+            return model.a * torch.exp(-model.k * tt) - y
+
+        def residual():
+            return [Pointwise(rows, t, data["y"])]
+
+        lm = LevenbergMarquardt(ResidualModule(model), residual)
+        for _ in range(steps):
+            lm.step()
+            if not remember:
+                lm.forget()
+        return model, len(calls), lm
+
+    recomputed, plain_calls, _ = fit(False)
+    remembered, calls, lm = fit(True)
+    assert torch.equal(recomputed.a, remembered.a) and torch.equal(recomputed.k, remembered.k)
+    assert calls == plain_calls - 4  # the first step evaluates; each later one starts from memory
+
+    data["y"] = 4.0 * torch.exp(-0.5 * t)  # the rows change under the optimizer
+    lm.forget()
+    for _ in range(100):
+        loss = lm.step()
+        if lm.converged:
+            break
+    assert loss < 1e-20 and math.isclose(remembered.k.item(), 0.5, rel_tol=1e-10)

@@ -148,3 +148,15 @@ def test_every_problem_is_registered_with_its_name():
     assert set(PROBLEMS) >= {"infinite_well", "finite_well", "finite_barrier"}
     for name, cls in PROBLEMS.items():
         assert cls.name == name
+
+
+def test_second_jvp_gives_a_function_with_its_first_two_derivatives():
+    from pinn.numerics.jets import second_jvp
+
+    x = torch.linspace(-1.0, 2.0, 7, dtype=torch.float64)
+    value, slope, curvature = second_jvp(lambda u: torch.stack([u**2 * torch.sin(3 * u), torch.exp(u)], -1), x)
+    s, c = torch.sin(3 * x), torch.cos(3 * x)
+    torch.testing.assert_close(value[:, 0], x**2 * s, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(slope[:, 0], 2 * x * s + 3 * x**2 * c, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(curvature[:, 0], 2 * s + 12 * x * c - 9 * x**2 * s, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(curvature[:, 1], torch.exp(x), rtol=1e-14, atol=0.0)

@@ -8,9 +8,10 @@ parameters: Adam, L-BFGS and the Jacobian for Levenberg-Marquardt all see a sing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Callable, Union
 
 import torch
+from torch.func import jvp
 
 Scalar = Union[float, int, torch.Tensor]
 
@@ -119,3 +120,18 @@ class Jet:
 
     def unsqueeze(self, dim: int) -> "Jet":
         return self._scaled(lambda t: t.unsqueeze(dim))
+
+
+def second_jvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) \
+        -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(f, df/dx, d2f/dx2) of a pointwise fn at the nodes x by one nested forward-mode pass (fn
+    evaluated once, not again for its value)."""
+    ones = torch.ones_like(x)
+
+    def first(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        value, slope = jvp(fn, (u,), (ones,))
+        return slope, value
+
+    slope, curvature, value = jvp(first, (x,), (ones,), has_aux=True)
+    return value, slope, curvature
+

@@ -75,6 +75,11 @@ class LevenbergMarquardt:
         self.scale_floor = scale_floor
         self.checked_pointwise: set[tuple[int, int]] = set()
         self.check_pointwise = check_pointwise
+        self.remembered: dict[int, tuple[torch.Tensor, torch.Tensor, list[int]]] = {}
+
+    def forget(self) -> None:
+        """Drop the residuals kept from accepted steps: the rows changed (new collocation points)."""
+        self.remembered.clear()
 
     @property
     def damping(self) -> float:
@@ -116,8 +121,13 @@ class LevenbergMarquardt:
         return functional_call(self.module, params, (), {"residual_fn": evaluate})
 
     def _residual_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None) -> torch.Tensor:
+        return self._rows_at(theta, fn)[0]
+
+    def _rows_at(self, theta: torch.Tensor | dict[str, torch.Tensor], fn: Callable | None = None) \
+            -> tuple[torch.Tensor, list[int]]:
+        """(the residual, the sizes of its deferred blocks) at theta."""
         now, later = self._split_at(theta, fn)
-        return torch.cat(now + later)
+        return torch.cat(now + later), [v.numel() for v in later]
 
     def _jacobian(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor, fn: Callable | None,
                   now: list, later: list[int], by_block: bool) -> torch.Tensor:
@@ -159,10 +169,14 @@ class LevenbergMarquardt:
         return self._linearized(self._unflat, self._flat(), None, by_block=True)
 
     def _linearized(self, at: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor, fn: Callable | None,
-                    by_block: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """(r, J) at x, where the module's own parameters are at(x)."""
+                    by_block: bool, known: tuple[torch.Tensor, list[int]] | None = None) \
+            -> tuple[torch.Tensor, torch.Tensor]:
+        """(r, J) at x, where the module's own parameters are at(x); `known`: r there and the sizes
+        of its deferred blocks, from an earlier evaluation (r is then not evaluated again)."""
         with torch.no_grad():
             now, later = self._split_at(at(x), fn, raw=True)  # their closures read the parameters, now at(x)
+            if known is not None:
+                return known[0], self._jacobian(at, x, fn, now, known[1], by_block)
             values = [block_rows(b) for b in now] + [b().reshape(-1) for b in later]
         return torch.cat(values), self._jacobian(at, x, fn, now, [v.numel() for v in values[len(now):]], by_block)
 
@@ -283,7 +297,7 @@ class LevenbergMarquardt:
         def residual(x: torch.Tensor) -> torch.Tensor:
             return self._residual_at(at(x), fn)
 
-        r, J = self._linearized(at, sub, fn, by_block=cols is None)
+        r, J = self._linearized(at, sub, fn, by_block=cols is None, known=self._recalled(g))
         loss = float(r @ r)
         diag = (J * J).sum(0)
         diag = diag.clamp_min(self.scale_floor * float(diag.max()) + torch.finfo(J.dtype).tiny)
@@ -307,17 +321,26 @@ class LevenbergMarquardt:
                     delta = velocity + 0.5 * acceleration
             predicted = loss - float(((r + J @ delta) ** 2).sum())
             trial = sub + delta
-            r_new = residual(trial).detach()
+            with torch.no_grad():
+                r_new, sizes = self._rows_at(at(trial), fn)
             new_loss = float(r_new @ r_new)
             rho = (loss - new_loss) / predicted if predicted > 0 else -1.0
             if math.isfinite(new_loss) and new_loss < loss and rho > 0:
                 self._assign(place(trial))
+                self.remembered[g] = (self._flat(), r_new, sizes)  # where the next step starts
                 self.dampings[g] = max(lam * max(1 / 3, 1 - (2 * rho - 1) ** 3), 1e-15)
                 return new_loss
             self.dampings[g] = min(lam * nu, 1e15)
             nu *= 2
         self.done[g] = True
         return loss
+
+    def _recalled(self, g: int) -> tuple[torch.Tensor, list[int]] | None:
+        """Group g's residual and deferred block sizes, kept where the parameters are bitwise the same."""
+        kept = self.remembered.pop(g, None)
+        if kept is None or not torch.equal(kept[0], self._flat()):
+            return None
+        return kept[1], kept[2]
 
     def settle(self, groups: Collection[int]) -> None:
         """Stop stepping these groups (their loss stays the one of their last step)."""

@@ -294,6 +294,8 @@ class Trainer:
             step_began = time.perf_counter()
             if resample:
                 batch["current"] = draw(self.generator)
+                if isinstance(opt, LevenbergMarquardt):
+                    opt.forget()
             if phase.optimizer == "adam":
                 closure()
                 self._check_finite(step, phase, last_terms)

@@ -45,6 +45,7 @@ from torch.func import functional_call, jvp
 
 from pinn.chemistry.flame_equations import counterflow_residuals, diffusive_fluxes, residuals
 from pinn.errors import ConfigError
+from pinn.numerics.jets import second_jvp
 from pinn.numerics.nets import MLP
 from pinn.problems.base import Pointwise, Problem, check_number
 from pinn.problems.inverse import attach_unknowns, unknown_value
@@ -240,14 +241,7 @@ class CounterflowFlameCH4(Problem):
         energy}, each divided by its scale: m_r / L; |Lambda_0|; m_0 dY_k / delta; m_0 cp dT / delta."""
         i, p = self.inlet, self.pressure
         props = self.free.properties(s)
-        ones = torch.ones_like(s)
-        field = lambda u: self.state(model, u, frozen_scalars)  # noqa: E731
-
-        def derivative(u):
-            return jvp(field, (u,), (ones,))
-
-        st, st_s = derivative(s)
-        _, st_ss = jvp(lambda u: derivative(u)[1], (s,), (ones,))
+        st, st_s, st_ss = second_jvp(lambda u: self.state(model, u, frozen_scalars), s)
 
         def fluxes(st, st_s):
             """(j_k, q, mu V'): what is differentiated once more."""

@@ -53,6 +53,7 @@ from pinn.chemistry.mechanism import load_mechanism, mechanism_sources
 from pinn.constants import GAS_CONSTANT_J_PER_KMOL_K
 from pinn.chemistry.properties import GasProperties, burnt_state
 from pinn.errors import ConfigError
+from pinn.numerics.jets import second_jvp
 from pinn.numerics.nets import MLP
 from pinn.numerics.quadrature import composite_gauss, gauss_legendre
 from pinn.problems.base import Pointwise, Problem, check_number
@@ -282,13 +283,7 @@ class FreeFlameCH4(Problem):
         i, p = self.inlet, self.pressure
         props = self.properties(t)
         rise = i.T_b - i.T_in
-        ones = torch.ones_like(t)
-
-        def derivative(tt):
-            return jvp(lambda u: self.state(model, u), (tt,), (ones,))
-
-        s, s_t = derivative(t)
-        _, s_tt = jvp(lambda u: derivative(u)[1], (t,), (ones,))
+        s, s_t, s_tt = second_jvp(lambda u: self.state(model, u), t)
 
         def fluxes(s, s_t):
             """(q J^, lambda^ q): what is differentiated once more."""
