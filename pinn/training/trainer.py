@@ -421,7 +421,7 @@ def _ending(accurate: bool, placed: bool) -> str:
     if placed:
         return "every state is near its own level (independent count)"
     return "converged (the a-posteriori estimate is within the tolerance)" if accurate else \
-        "converged (no further decrease)"
+        "stopped (no step lowers the loss further: a minimum, which the checks judge)"
 
 
 def _sized(sample: Sampler, n_points: int, generator: torch.Generator | None) -> dict[str, Any]:
