@@ -114,3 +114,7 @@ def test_a_noisy_run_lands_within_its_interval(tmp_path):
         item = metrics["inferred"][name]
         assert item["interval"][0] <= item["true"] <= item["interval"][1], (name, item)
     assert (tmp_path / "density.png").is_file() and (tmp_path / "inferred.png").is_file()
+    # the level's estimate is at the inferred depth, its relative error against the true depth's
+    from pinn.io.summary import estimated
+    assert estimated(metrics, 0).endswith("at the inferred parameters)")
+    assert "at the inferred" not in estimated({"estimated_relative_errors": [1e-9]}, 0)

@@ -15,9 +15,12 @@ def eigenvalue_line(metrics: Mapping[str, Any]) -> str:
 
 
 def estimated(metrics: Mapping[str, Any], state: int) -> str:
-    """' (estimated <e>)': the a-posteriori estimate of a state's relative error, where the run has one."""
+    """' (estimated <e>)': the a-posteriori estimate of a state's relative error, where the run has one.
+    An inverse run's estimate is of the level at the inferred parameters, where its relative error
+    is against the level at the true ones; the line says so."""
     values = metrics.get("estimated_relative_errors")
-    return f" (estimated {values[state]:.1e})" if values else ""
+    where = " at the inferred parameters" if metrics.get("inferred") else ""
+    return f" (estimated {values[state]:.1e}{where})" if values else ""
 
 
 def refinement_line(metrics: Mapping[str, Any]) -> list[str]:
