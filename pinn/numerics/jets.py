@@ -134,4 +134,3 @@ def second_jvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) \
 
     slope, curvature, value = jvp(first, (x,), (ones,), has_aux=True)
     return value, slope, curvature
-
